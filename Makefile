@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh Debian machine:
+#   make run   - set up, migrate, load the demo county, serve on http://127.0.0.1:5000
+#   make test  - set up (PostGIS included), lint, and run the whole suite on SpatiaLite and on PostGIS
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app server
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export GRID_SPATIALITE_PATH ?= mod_spatialite
+
+.PHONY: run test setup lint openapi clean
+
+$(VENV)/.deps: requirements.txt requirements-dev.txt
+	@scripts/dev/ensure_system_packages.sh
+	@test -x $(PY) || /usr/bin/python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+server/web/node_modules/.deps: server/web/package.json server/web/package-lock.json
+	@cd server/web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.deps server/web/node_modules/.deps
+
+run: setup
+	@$(FLASK) db upgrade
+	@$(FLASK) grids import grid_maps/demo_county.geojson --by demo
+	@echo ""
+	@echo "  Grid inspection API: http://$(HOST):$(PORT)/api/v1   docs: http://$(HOST):$(PORT)/api/docs"
+	@echo ""
+	@$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: setup
+	@scripts/dev/run_tests.sh
+
+lint: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+openapi: setup
+	@$(PY) scripts/generate_openapi.py
+
+clean:
+	rm -rf $(VENV) server/web/node_modules instance/*.sqlite*

@@ -1,0 +1,134 @@
+"""Area look-ups: the hierarchy, grid listings and point-to-grid location. Plain functions; they never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select, text
+
+from server.areas.index_cache import current_generation_id, current_index
+from server.areas.models import Area, MapGeneration
+from server.errors import NotFound, Problem
+from server.extensions import db
+from server.geo import datum
+from server.geo.grid_index import AreaRef, GridHit
+
+
+@dataclass(frozen=True)
+class Location:
+    hit: GridHit
+    chain: list[AreaRef]
+    generation_id: int
+    wgs84: tuple[float, float]
+
+
+def no_map_loaded() -> Problem:
+    return Problem(503, "no-map-loaded", "No grid map is loaded yet. Import one with `flask grids import FILE`.")
+
+
+def resolve_generation(generation_id: int | None) -> int:
+    if generation_id is not None:
+        if db.session.get(MapGeneration, generation_id) is None:
+            raise NotFound("map generation")
+        return generation_id
+    current = current_generation_id()
+    if current is None:
+        raise no_map_loaded()
+    return current
+
+
+def get_area(code: str, generation_id: int | None = None) -> Area:
+    area = db.session.scalar(
+        select(Area).where(Area.generation_id == resolve_generation(generation_id), Area.code == code)
+    )
+    if area is None:
+        raise NotFound("area")
+    return area
+
+
+def get_children(code: str, generation_id: int | None = None) -> list[Area]:
+    parent = get_area(code, generation_id)
+    query = select(Area).where(Area.generation_id == parent.generation_id, Area.parent_code == parent.code)
+    return list(db.session.scalars(query.order_by(Area.code)))
+
+
+def area_chain(area: Area) -> list[Area]:
+    """The area's ancestors, nearest first (village, township, county for a grid)."""
+    chain, parent_code = [], area.parent_code
+    while parent_code:
+        parent = get_area(parent_code, area.generation_id)
+        chain.append(parent)
+        parent_code = parent.parent_code
+    return chain
+
+
+def locate(lon: float, lat: float, datum_name: str = "wgs84") -> Location:
+    """The grid that answers for a point given in any supported datum; 404 problem beyond the snap distance."""
+    wgs_lon, wgs_lat = datum.to_wgs84(lon, lat, datum_name)
+    index = current_index()
+    if index is None or len(index) == 0:
+        raise no_map_loaded()
+    hit = index.locate(wgs_lon, wgs_lat, current_app.config["GRID"].snap_metres)
+    if hit is None:
+        raise _far_miss(index, wgs_lon, wgs_lat)
+    return Location(hit, index.chain(hit.grid.parent_code), index.generation_id, (wgs_lon, wgs_lat))
+
+
+def _far_miss(index, lon: float, lat: float) -> Problem:
+    i, distance = index.nearest(lon, lat)
+    nearest = index.areas[index.grid_codes[i]]
+    snap = current_app.config["GRID"].snap_metres
+    return Problem(
+        404,
+        "outside-all-grids",
+        f"The point is {distance:.0f} m from the nearest grid, {nearest.name} ({nearest.code}), beyond the "
+        f"{snap:.0f} m snap distance. Check the datum (a GCJ-02 point read as WGS-84 is about 500 m off).",
+        title="Outside every grid",
+        nearest_grid={"code": nearest.code, "name": nearest.name},
+        distance_m=round(distance, 1),
+    )
+
+
+def covering_grid_code_in_db(lon: float, lat: float, generation_id: int) -> str | None:
+    """The database's answer to the same question as the index: boundary-inclusive ST_Covers, smallest code."""
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    query = select(Area.code).where(
+        Area.generation_id == generation_id, Area.level == "grid", func.ST_Covers(Area.geom, point)
+    )
+    if db.engine.dialect.name == "sqlite":
+        query = query.where(_spatialite_index_hit(lon, lat, lon, lat))
+    return db.session.scalar(query.order_by(Area.code).limit(1))
+
+
+def _spatialite_index_hit(minx: float, miny: float, maxx: float, maxy: float):
+    """SpatiaLite does not use its R*Tree by itself: restrict to the rows whose box meets the search box."""
+    return Area.id.in_(
+        text(
+            "SELECT pkid FROM idx_areas_geom WHERE xmax >= :minx AND xmin <= :maxx AND ymax >= :miny AND ymin <= :maxy"
+        ).bindparams(minx=minx, maxx=maxx, miny=miny, maxy=maxy)
+    )
+
+
+def list_grids(bbox: tuple[float, float, float, float] | None, within: str | None, limit: int, offset: int):
+    """Grids of the current generation, by code, filtered by a WGS-84 bbox and/or an ancestor's code."""
+    query = select(Area).where(Area.generation_id == resolve_generation(None), Area.level == "grid")
+    if within:
+        query = query.where(Area.code.startswith(get_area(within).code, autoescape=True))
+    if bbox:
+        query = query.where(_bbox_filter(bbox))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(db.session.scalars(query.order_by(Area.code).limit(limit).offset(offset)))
+    return rows, total
+
+
+def _bbox_filter(bbox: tuple[float, float, float, float]):
+    envelope = func.ST_MakeEnvelope(*bbox, 4326)
+    if db.engine.dialect.name == "sqlite":
+        return _spatialite_index_hit(*bbox) & (func.ST_Intersects(Area.geom, envelope) == 1)
+    return func.ST_Intersects(Area.geom, envelope)
+
+
+def area_shape(area: Area):
+    return to_shape(area.geom)

@@ -1,0 +1,43 @@
+"""Engine set-up for the two backends: SpatiaLite (embedded default) and PostGIS (production).
+
+SQLite needs three things on every new connection:
+- mod_spatialite loaded, and its metadata initialised once (WGS84 only, which keeps the file small);
+- pysqlite's own transaction handling switched off, so that SQLAlchemy's BEGIN/SAVEPOINT work as documented
+  (see SQLAlchemy's "pysqlite: serializable isolation / savepoints" notes); without it per-test rollback breaks;
+- WAL, a busy timeout and foreign keys, so that several gunicorn workers can share the file.
+"""
+
+from __future__ import annotations
+
+from geoalchemy2.admin.dialects.sqlite import init_spatialite
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from server.config import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def engine_options(settings: Settings) -> dict:
+    if settings.is_spatialite:
+        return {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+def configure_engine(engine: Engine, settings: Settings) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        dbapi_conn.enable_load_extension(True)
+        dbapi_conn.load_extension(settings.spatialite_path)
+        dbapi_conn.enable_load_extension(False)
+        for pragma in ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
+            dbapi_conn.execute(f"PRAGMA {pragma}")
+        init_spatialite(dbapi_conn, transaction=True, init_mode="WGS84")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,1 @@
+"""Geometry helpers: datum conversion, metric approximations, GeoJSON, the routing index and map validation."""
