@@ -40,7 +40,7 @@ lint: setup
 	@$(VENV)/bin/ruff format --check .
 
 openapi: setup
-	@$(PY) scripts/generate_openapi.py
+	@PYTHONPATH=. $(PY) scripts/generate_openapi.py
 
 clean:
 	rm -rf $(VENV) server/web/node_modules instance/*.sqlite*
