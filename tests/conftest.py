@@ -54,18 +54,26 @@ def _import_demo_county() -> None:
 
 @pytest.fixture
 def db_session(app):
-    """The app's session bound to one connection whose outer transaction is rolled back after the test."""
+    """Every session in the test runs on one connection whose outer transaction is rolled back afterwards.
+
+    Flask-SQLAlchemy picks the bind from `db.engines`, not from the session's own `bind`, so the connection
+    takes the engine's place there for the duration of the test; commits inside it only release SAVEPOINTs.
+    """
     with app.app_context():
-        connection = db.engine.connect()
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
         outer = connection.begin()
+        engines[None] = connection
         original = db.session
-        db.session = db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+        db.session = db._make_scoped_session({"join_transaction_mode": "create_savepoint"})
         app.extensions["grid_index"].invalidate()
         try:
             yield db.session
         finally:
             db.session.remove()
             db.session = original
+            engines[None] = engine
             outer.rollback()
             connection.close()
             app.extensions["grid_index"].invalidate()

@@ -14,6 +14,7 @@ from server.errors import NotFound, Problem
 from server.extensions import db
 from server.geo import datum
 from server.geo.grid_index import AreaRef, GridHit
+from server.geo.sql import is_spatialite, make_envelope, make_point
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,11 @@ def _far_miss(index, lon: float, lat: float) -> Problem:
 
 def covering_grid_code_in_db(lon: float, lat: float, generation_id: int) -> str | None:
     """The database's answer to the same question as the index: boundary-inclusive ST_Covers, smallest code."""
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    point = make_point(lon, lat)
     query = select(Area.code).where(
         Area.generation_id == generation_id, Area.level == "grid", func.ST_Covers(Area.geom, point)
     )
-    if db.engine.dialect.name == "sqlite":
+    if is_spatialite():
         query = query.where(_spatialite_index_hit(lon, lat, lon, lat))
     return db.session.scalar(query.order_by(Area.code).limit(1))
 
@@ -124,8 +125,8 @@ def list_grids(bbox: tuple[float, float, float, float] | None, within: str | Non
 
 
 def _bbox_filter(bbox: tuple[float, float, float, float]):
-    envelope = func.ST_MakeEnvelope(*bbox, 4326)
-    if db.engine.dialect.name == "sqlite":
+    envelope = make_envelope(*bbox)
+    if is_spatialite():
         return _spatialite_index_hit(*bbox) & (func.ST_Intersects(Area.geom, envelope) == 1)
     return func.ST_Intersects(Area.geom, envelope)
 

@@ -1,0 +1,106 @@
+"""GET /api/v1/grids/locate: inside, on edges and vertices, snapped, far misses, datums and bad input."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+
+from server.geo import datum
+from server.geo.metric import degrees_for_metres
+from tests.areas.helpers import assert_problem, covering_codes, grid_shapes
+
+
+@pytest.fixture
+def shapes(db_session):
+    return grid_shapes()
+
+
+def locate(client, lon, lat, datum_name="wgs84"):
+    return client.get("/api/v1/grids/locate", query_string={"lon": lon, "lat": lat, "datum": datum_name})
+
+
+def test_point_inside_a_grid_returns_it_with_its_chain(client, shapes):
+    code, geom = sorted(shapes.items())[7]
+    p = geom.representative_point()
+    body = locate(client, p.x, p.y).get_json()
+    assert body["grid"]["code"] == code and body["grid"]["level"] == "grid" and body["grid"]["level_zh"] == "网格"
+    assert [a["level"] for a in body["chain"]] == ["village", "township", "county"]
+    assert [a["code"] for a in body["chain"]] == [code[:12], code[:9], code[:6]]
+    assert body["snapped"] is False and body["distance_m"] == 0
+    assert body["generation_id"] >= 1
+
+
+def test_shared_vertex_goes_to_the_smallest_code(client, shapes):
+    vertex, owners = _shared_vertex(shapes, min_owners=3)
+    body = locate(client, *vertex).get_json()
+    assert body["grid"]["code"] == owners[0]
+    assert body["snapped"] is False
+
+
+def _shared_vertex(shapes, min_owners: int):
+    for geom in shapes.values():
+        for x, y in shapely.get_coordinates(geom):
+            owners = covering_codes(shapes, x, y)
+            if len(owners) >= min_owners:
+                return (x, y), owners
+    raise AssertionError("the demo map has no vertex shared by enough grids")
+
+
+def test_point_just_outside_the_county_snaps_to_the_nearest_grid(client, shapes):
+    county = shapely.union_all(list(shapes.values()))
+    minx, miny, maxx, maxy = county.bounds
+    lat = (miny + maxy) / 2
+    edge_x = max(x for x, y in shapely.get_coordinates(county.exterior) if abs(y - lat) < 0.01)
+    lon = edge_x + degrees_for_metres(60, lat)
+    body = locate(client, lon, lat).get_json()
+    nearest = min(shapes, key=lambda c: shapes[c].distance(shapely.Point(lon, lat)))
+    assert body["snapped"] is True and body["grid"]["code"] == nearest
+    assert 0 < body["distance_m"] <= 150
+
+
+def test_point_far_outside_is_404_naming_the_nearest_grid(client, shapes):
+    county = shapely.union_all(list(shapes.values()))
+    minx, miny, maxx, maxy = county.bounds
+    body = assert_problem(locate(client, maxx + 0.05, (miny + maxy) / 2), 404, "outside-all-grids")
+    assert body["nearest_grid"]["code"] in shapes
+    assert body["distance_m"] > 4000
+    assert "GCJ-02" in body["detail"]
+
+
+def test_gcj02_point_near_an_edge_routes_right_where_wgs84_reading_would_not(client, shapes):
+    """The 500 m trap: the same numbers read as WGS-84 land in another grid."""
+    code, geom = sorted(shapes.items())[40]
+    p = geom.representative_point()
+    gcj_lon, gcj_lat = datum.from_wgs84(p.x, p.y, "gcj02")
+    assert locate(client, gcj_lon, gcj_lat, "gcj02").get_json()["grid"]["code"] == code
+    misread = locate(client, gcj_lon, gcj_lat, "wgs84")
+    assert misread.status_code == 404 or misread.get_json()["grid"]["code"] != code
+    bd_lon, bd_lat = datum.from_wgs84(p.x, p.y, "bd09")
+    assert locate(client, bd_lon, bd_lat, "bd09").get_json()["grid"]["code"] == code
+
+
+def test_answer_carries_the_canonical_point_and_the_raw_input(client, shapes):
+    p = sorted(shapes.values(), key=lambda g: g.bounds)[3].representative_point()
+    gcj = datum.from_wgs84(p.x, p.y, "gcj02")
+    body = locate(client, *gcj, "GCJ-02").get_json()
+    assert body["input"] == {"lon": gcj[0], "lat": gcj[1], "datum": "GCJ-02"}
+    assert body["point"]["datum"] == "wgs84"
+    assert datum.distance_m(body["point"]["lon"], body["point"]["lat"], p.x, p.y) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "slug"),
+    [
+        ({"lat": 28.9}, 422, "validation-failed"),
+        ({"lon": "east", "lat": 28.9}, 422, "validation-failed"),
+        ({"lon": "nan", "lat": 28.9}, 422, "coordinate-not-finite"),
+        ({"lon": 200, "lat": 28.9}, 422, "coordinate-out-of-range"),
+        ({"lon": 118.9, "lat": -95}, 422, "coordinate-out-of-range"),
+        ({"lon": 28.9, "lat": 118.9}, 422, "coordinates-swapped"),
+        ({"lon": 118.9, "lat": 28.9, "datum": "wgs85"}, 422, "unknown-datum"),
+    ],
+)
+def test_bad_input_is_a_clear_problem(client, query, status, slug):
+    body = assert_problem(client.get("/api/v1/grids/locate", query_string=query), status, slug)
+    if slug == "validation-failed":
+        assert body["errors"]
