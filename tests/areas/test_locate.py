@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import shapely
+import shapely.ops
 
 from server.geo import datum
 from server.geo.metric import degrees_for_metres
@@ -46,16 +47,30 @@ def _shared_vertex(shapes, min_owners: int):
     raise AssertionError("the demo map has no vertex shared by enough grids")
 
 
-def test_point_just_outside_the_county_snaps_to_the_nearest_grid(client, shapes):
+def _point_outside_county(shapes, metres: float):
+    """A point `metres` outside the county's boundary, moving away from the centroid where that leaves it."""
     county = shapely.union_all(list(shapes.values()))
-    minx, miny, maxx, maxy = county.bounds
-    lat = (miny + maxy) / 2
-    edge_x = max(x for x, y in shapely.get_coordinates(county.exterior) if abs(y - lat) < 0.01)
-    lon = edge_x + degrees_for_metres(60, lat)
-    body = locate(client, lon, lat).get_json()
-    nearest = min(shapes, key=lambda c: shapes[c].distance(shapely.Point(lon, lat)))
+    centre = county.centroid
+    for frac in [i / 40 for i in range(40)]:
+        edge = county.exterior.interpolate(frac, normalized=True) if county.geom_type == "Polygon" else None
+        if edge is None:
+            edge = county.geoms[0].exterior.interpolate(frac, normalized=True)
+        dx, dy = edge.x - centre.x, edge.y - centre.y
+        scale = degrees_for_metres(metres, edge.y) / (dx * dx + dy * dy) ** 0.5
+        candidate = shapely.Point(edge.x + dx * scale, edge.y + dy * scale)
+        nearest = shapely.ops.nearest_points(county, candidate)[0]
+        gap = datum.distance_m(candidate.x, candidate.y, nearest.x, nearest.y)
+        if not county.covers(candidate) and 0.5 * metres < gap < metres * 1.2:
+            return candidate, gap
+    raise AssertionError("no suitable boundary point")
+
+
+def test_point_just_outside_the_county_snaps_to_the_nearest_grid(client, shapes):
+    point, gap = _point_outside_county(shapes, 60)
+    body = locate(client, point.x, point.y).get_json()
+    nearest = min(shapes, key=lambda c: shapes[c].distance(point))
     assert body["snapped"] is True and body["grid"]["code"] == nearest
-    assert 0 < body["distance_m"] <= 150
+    assert abs(body["distance_m"] - gap) < 1.0
 
 
 def test_point_far_outside_is_404_naming_the_nearest_grid(client, shapes):
@@ -69,11 +84,15 @@ def test_point_far_outside_is_404_naming_the_nearest_grid(client, shapes):
 
 def test_gcj02_point_near_an_edge_routes_right_where_wgs84_reading_would_not(client, shapes):
     """The 500 m trap: the same numbers read as WGS-84 land in another grid."""
-    code, geom = sorted(shapes.items())[40]
-    p = geom.representative_point()
-    gcj_lon, gcj_lat = datum.from_wgs84(p.x, p.y, "gcj02")
-    assert locate(client, gcj_lon, gcj_lat, "gcj02").get_json()["grid"]["code"] == code
-    misread = locate(client, gcj_lon, gcj_lat, "wgs84")
+    code, p, gcj = next(
+        (code, p, gcj)
+        for code, geom in sorted(shapes.items())
+        for p in [geom.representative_point()]
+        for gcj in [datum.from_wgs84(p.x, p.y, "gcj02")]
+        if not geom.covers(shapely.Point(gcj))
+    )
+    assert locate(client, *gcj, "gcj02").get_json()["grid"]["code"] == code
+    misread = locate(client, *gcj, "wgs84")
     assert misread.status_code == 404 or misread.get_json()["grid"]["code"] != code
     bd_lon, bd_lat = datum.from_wgs84(p.x, p.y, "bd09")
     assert locate(client, bd_lon, bd_lat, "bd09").get_json()["grid"]["code"] == code
