@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def postgis_url() -> str:
 
 
 def synthetic_map(grids: int) -> Path:
-    path = Path(f"/tmp/grid_synthetic_{grids}.geojson")
+    path = Path(tempfile.gettempdir()) / f"grid_synthetic_{grids}.geojson"
     if not path.exists():
         script = ROOT / "scripts/make_synthetic_map.py"
         subprocess.run([sys.executable, str(script), "--grids", str(grids), "--out", str(path)], check=True)
@@ -36,4 +37,4 @@ def synthetic_map(grids: int) -> Path:
 
 def table(rows: list[tuple[str, str, str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows)

@@ -32,8 +32,12 @@ def import_command(path: Path, datum: str, dry_run: bool, imported_by: str | Non
     """Import a county grid map (GeoJSON FeatureCollection) as a new current generation. All or nothing."""
     try:
         result = import_grid_map(
-            path.read_bytes(), source_name=path.name, imported_by=imported_by or getpass.getuser(),
-            source_datum=datum, dry_run=dry_run, progress=not quiet,
+            path.read_bytes(),
+            source_name=path.name,
+            imported_by=imported_by or getpass.getuser(),
+            source_datum=datum,
+            dry_run=dry_run,
+            progress=not quiet,
         )
     except ImportRejected as rejected:
         _print_problems(rejected.problems)

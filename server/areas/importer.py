@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import shapely
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 from server.areas.index_cache import index_cache
 from server.areas.models import Area, MapGeneration
@@ -39,7 +39,12 @@ class ImportResult:
 
 
 def import_grid_map(
-    raw: bytes, *, source_name: str, imported_by: str, source_datum: str = "wgs84", dry_run: bool = False,
+    raw: bytes,
+    *,
+    source_name: str,
+    imported_by: str,
+    source_datum: str = "wgs84",
+    dry_run: bool = False,
     progress: bool = False,
 ) -> ImportResult:
     source_datum = datum.normalise_datum(source_datum)
@@ -79,12 +84,19 @@ def _write_generation(report, source_name, imported_by, source_datum, sha256, pr
     county = next(a for a in report.areas if a.level == "county")
     db.session.execute(update(MapGeneration).where(MapGeneration.is_current.is_(True)).values(is_current=False))
     generation = MapGeneration(
-        county_code=county.code, source_name=source_name[:255], source_sha256=sha256, source_datum=source_datum,
-        imported_by=imported_by, counts=report.counts, is_current=True,
+        county_code=county.code,
+        source_name=source_name[:255],
+        source_sha256=sha256,
+        source_datum=source_datum,
+        imported_by=imported_by,
+        counts=report.counts,
+        is_current=True,
     )
     db.session.add(generation)
     db.session.flush()
     _insert_areas(generation.id, report.areas, progress)
+    # Fresh statistics, or the planner scans every area instead of using the spatial index (21 ms vs 0.2 ms).
+    db.session.execute(text("ANALYZE areas"))
     return generation
 
 
@@ -93,9 +105,15 @@ def _insert_areas(generation_id: int, areas, progress: bool) -> None:
 
     wkts = shapely.to_wkt([a.geometry for a in areas], rounding_precision=-1)
     rows = [
-        {"generation_id": generation_id, "code": a.code, "name": a.name, "level": a.level,
-         "parent_code": a.parent_code, "geom": f"SRID=4326;{wkt}"}
-        for a, wkt in zip(areas, wkts)
+        {
+            "generation_id": generation_id,
+            "code": a.code,
+            "name": a.name,
+            "level": a.level,
+            "parent_code": a.parent_code,
+            "geom": f"SRID=4326;{wkt}",
+        }
+        for a, wkt in zip(areas, wkts, strict=True)
     ]
     with tqdm(total=len(rows), desc="writing areas", unit="area", disable=not progress) as bar:
         for start in range(0, len(rows), INSERT_BATCH):

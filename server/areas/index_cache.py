@@ -20,8 +20,9 @@ from server.geo.grid_index import AreaRef, GridIndex
 
 
 class IndexCache:
-    def __init__(self, check_seconds: float):
+    def __init__(self, check_seconds: float, snap_metres: float = 150.0):
         self.check_seconds = check_seconds
+        self.snap_metres = snap_metres
         self.index: GridIndex | None = None
         self.checked_at = float("-inf")
         self.lock = threading.Lock()

@@ -25,8 +25,11 @@ class MapGeneration(db.Model):
     __tablename__ = "map_generations"
     __table_args__ = (
         Index(
-            "uq_map_generations_one_current", "is_current", unique=True,
-            postgresql_where=text("is_current"), sqlite_where=text("is_current"),
+            "uq_map_generations_one_current",
+            "is_current",
+            unique=True,
+            postgresql_where=text("is_current"),
+            sqlite_where=text("is_current"),
         ),
     )
 

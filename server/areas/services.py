@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select, text
 
-from server.areas.index_cache import current_generation_id, current_index
+from server.areas.index_cache import current_generation_id, index_cache
 from server.areas.models import Area, MapGeneration
 from server.errors import NotFound, Problem
 from server.extensions import db
@@ -17,10 +16,10 @@ from server.geo.grid_index import AreaRef, GridHit
 from server.geo.sql import is_spatialite, make_envelope, make_point
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Location:
     hit: GridHit
-    chain: list[AreaRef]
+    chain: tuple[AreaRef, ...]
     generation_id: int
     wgs84: tuple[float, float]
 
@@ -68,19 +67,19 @@ def area_chain(area: Area) -> list[Area]:
 def locate(lon: float, lat: float, datum_name: str = "wgs84") -> Location:
     """The grid that answers for a point given in any supported datum; 404 problem beyond the snap distance."""
     wgs_lon, wgs_lat = datum.to_wgs84(lon, lat, datum_name)
-    index = current_index()
+    cache = index_cache()
+    index = cache.get()
     if index is None or len(index) == 0:
         raise no_map_loaded()
-    hit = index.locate(wgs_lon, wgs_lat, current_app.config["GRID"].snap_metres)
+    hit = index.locate(wgs_lon, wgs_lat, cache.snap_metres)
     if hit is None:
-        raise _far_miss(index, wgs_lon, wgs_lat)
-    return Location(hit, index.chain(hit.grid.parent_code), index.generation_id, (wgs_lon, wgs_lat))
+        raise _far_miss(index, wgs_lon, wgs_lat, cache.snap_metres)
+    return Location(hit, index.ancestors(hit.grid.code), index.generation_id, (wgs_lon, wgs_lat))
 
 
-def _far_miss(index, lon: float, lat: float) -> Problem:
+def _far_miss(index, lon: float, lat: float, snap: float) -> Problem:
     i, distance = index.nearest(lon, lat)
     nearest = index.areas[index.grid_codes[i]]
-    snap = current_app.config["GRID"].snap_metres
     return Problem(
         404,
         "outside-all-grids",

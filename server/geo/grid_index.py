@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from server.geo.cell_cover import CellCover
 from server.geo.metric import degrees_for_metres, local_distance_m
 
 
@@ -25,7 +26,7 @@ class AreaRef:
     parent_code: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GridHit:
     grid: AreaRef
     distance_m: float  # 0 when the point is inside or on the edge of the grid
@@ -36,27 +37,28 @@ class GridHit:
 
 
 class GridIndex:
-    """Grids of one generation, sorted by code so that the lowest index is the tie-break winner."""
+    """Grids of one generation, sorted by code so that the lowest index is the tie-break winner.
+
+    Containment goes through a CellCover (O(1) for most points); nearest-grid searches use an STRtree.
+    """
 
     def __init__(self, generation_id: int, areas: list[AreaRef], grid_geoms: list[shapely.Geometry]):
         self.generation_id = generation_id
         self.areas = {a.code: a for a in areas}
-        grids = sorted((a.code, g) for a, g in zip((a for a in areas if a.level == "grid"), grid_geoms))
+        grids = sorted((a.code, g) for a, g in zip((a for a in areas if a.level == "grid"), grid_geoms, strict=True))
         self.grid_codes = [code for code, _ in grids]
         self.geoms = np.array([g for _, g in grids], dtype=object)
         shapely.prepare(self.geoms)
         self.tree = shapely.STRtree(self.geoms)
+        self.cells = CellCover(self.geoms) if len(self.geoms) else None
+        self.chains = {code: tuple(self.chain(code)[1:]) for code in self.grid_codes}
 
     def __len__(self) -> int:
         return len(self.grid_codes)
 
     def covering(self, lon: float, lat: float) -> int | None:
         """Index of the grid that covers the point (edges inclusive, smallest code on ties), or None."""
-        candidates = self.tree.query(shapely.Point(lon, lat))
-        if candidates.size == 0:
-            return None
-        hits = candidates[shapely.intersects_xy(self.geoms[candidates], lon, lat)]
-        return int(hits.min()) if hits.size else None
+        return self.cells.covering(lon, lat) if self.cells is not None else None
 
     def nearest(self, lon: float, lat: float, within_m: float | None = None) -> tuple[int, float] | None:
         """Index of the nearest grid in metres and its distance, optionally only within `within_m`.
@@ -87,6 +89,10 @@ class GridIndex:
         if near is None:
             return None
         return GridHit(self.areas[self.grid_codes[near[0]]], max(near[1], 1e-9))
+
+    def ancestors(self, grid_code: str) -> tuple[AreaRef, ...]:
+        """The grid's village, township and county (precomputed)."""
+        return self.chains[grid_code]
 
     def chain(self, code: str) -> list[AreaRef]:
         """The area and its ancestors up to the county, nearest first."""
