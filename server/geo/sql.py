@@ -11,12 +11,6 @@ def is_spatialite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
-def make_point(lon: float, lat: float):
-    if is_spatialite():
-        return func.MakePoint(lon, lat, 4326)
-    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-
-
 def make_envelope(minx: float, miny: float, maxx: float, maxy: float):
     if is_spatialite():
         return func.BuildMbr(minx, miny, maxx, maxy, 4326)
