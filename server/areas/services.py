@@ -19,9 +19,12 @@ from server.geo.sql import is_spatialite, make_envelope
 @dataclass(slots=True)
 class Location:
     hit: GridHit
-    chain: tuple[AreaRef, ...]
     generation_id: int
     wgs84: tuple[float, float]
+
+    @property
+    def chain(self) -> tuple[AreaRef, ...]:
+        return self.hit.chain
 
 
 def no_map_loaded() -> Problem:
@@ -74,7 +77,7 @@ def locate(lon: float, lat: float, datum_name: str = "wgs84") -> Location:
     hit = index.locate(wgs_lon, wgs_lat, cache.snap_metres)
     if hit is None:
         raise _far_miss(index, wgs_lon, wgs_lat, cache.snap_metres)
-    return Location(hit, index.ancestors(hit.grid.code), index.generation_id, (wgs_lon, wgs_lat))
+    return Location(hit, index.generation_id, (wgs_lon, wgs_lat))
 
 
 def _far_miss(index, lon: float, lat: float, snap: float) -> Problem:

@@ -36,6 +36,7 @@ class CellCover:
         self.ny = max(1, math.ceil((self.y1 - self.y0) / self.size))
         cells, members = self._pairs(bounds)
         self.members = members
+        self.member_geoms = geoms[members]  # candidates in CSR order: a cell's slice is a view, not a copy
         # Plain lists: indexing one is several times cheaper than indexing a numpy array from Python.
         self.starts = np.searchsorted(cells, np.arange(self.nx * self.ny + 1)).tolist()
         self.owner = self._owners(cells, members).tolist()
@@ -90,6 +91,5 @@ class CellCover:
         start, end = self.starts[cell], self.starts[cell + 1]
         if start == end:
             return None
-        candidates = self.members[start:end]
-        hits = candidates[shapely.intersects_xy(self.geoms[candidates], x, y)]
-        return int(hits[0]) if hits.size else None
+        hits = np.flatnonzero(shapely.intersects_xy(self.member_geoms[start:end], x, y))
+        return int(self.members[start + hits[0]]) if hits.size else None

@@ -29,6 +29,7 @@ class AreaRef:
 @dataclass(slots=True)
 class GridHit:
     grid: AreaRef
+    chain: tuple[AreaRef, ...]  # village, township, county
     distance_m: float  # 0 when the point is inside or on the edge of the grid
 
     @property
@@ -51,7 +52,8 @@ class GridIndex:
         shapely.prepare(self.geoms)
         self.tree = shapely.STRtree(self.geoms)
         self.cells = CellCover(self.geoms) if len(self.geoms) else None
-        self.chains = {code: tuple(self.chain(code)[1:]) for code in self.grid_codes}
+        self.grid_refs = [self.areas[code] for code in self.grid_codes]
+        self.grid_chains = [tuple(self.chain(code)[1:]) for code in self.grid_codes]
 
     def __len__(self) -> int:
         return len(self.grid_codes)
@@ -82,17 +84,13 @@ class GridIndex:
 
     def locate(self, lon: float, lat: float, snap_m: float) -> GridHit | None:
         """The covering grid, else the nearest within snap_m, else None."""
-        i = self.covering(lon, lat)
+        i = self.cells.covering(lon, lat) if self.cells is not None else None
         if i is not None:
-            return GridHit(self.areas[self.grid_codes[i]], 0.0)
+            return GridHit(self.grid_refs[i], self.grid_chains[i], 0.0)
         near = self.nearest(lon, lat, within_m=snap_m)
         if near is None:
             return None
-        return GridHit(self.areas[self.grid_codes[near[0]]], max(near[1], 1e-9))
-
-    def ancestors(self, grid_code: str) -> tuple[AreaRef, ...]:
-        """The grid's village, township and county (precomputed)."""
-        return self.chains[grid_code]
+        return GridHit(self.grid_refs[near[0]], self.grid_chains[near[0]], max(near[1], 1e-9))
 
     def chain(self, code: str) -> list[AreaRef]:
         """The area and its ancestors up to the county, nearest first."""
