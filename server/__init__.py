@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app, settings)
     _register_blueprints(app)
     _register_cli(app)
+    _register_request_transaction(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
 
@@ -56,19 +57,54 @@ def _init_extensions(app: Flask, settings) -> None:
     api.init_app(app)
     app.extensions["smorest_api"] = api
     register_error_handlers(app)
-    app.extensions["grid_index"] = IndexCache(settings.index_check_seconds)
+    app.extensions["grid_index"] = IndexCache(settings.index_check_seconds, settings.snap_metres)
+    _init_accounts(app, api, settings)
+
+
+def _init_accounts(app: Flask, api, settings) -> None:
+    from server.accounts.ratelimit import init_limiter
+    from server.accounts.tokens import init_jwt
+    from server.scope import reset_request_state
+
+    app.before_request(reset_request_state)
+    init_jwt(app, settings)
+    init_limiter(app, settings)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+
+
+def _register_request_transaction(app: Flask) -> None:
+    """One transaction per request: services flush, the edge commits a success (< 400) and rolls back the rest.
+
+    The exception: a 4xx whose view recorded a security event that must outlive the refusal (a failed
+    login, a reused refresh token) -- see server.audit.record(keep_on_error=True). A 5xx always rolls back.
+    """
+    from server.audit import keeps_writes_on_error
+    from server.extensions import db
+
+    @app.after_request
+    def _commit_or_rollback(response):
+        status = response.status_code
+        if status < 400 or (status < 500 and keeps_writes_on_error()):
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
 
 
 def _register_blueprints(app: Flask) -> None:
     from server import health, web
+    from server.accounts.routes import blp as accounts_blp
     from server.areas.routes import blp as areas_blp
     api = app.extensions["smorest_api"]
     api.register_blueprint(areas_blp)
+    api.register_blueprint(accounts_blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
 
 
 def _register_cli(app: Flask) -> None:
+    from server.accounts.cli import users_cli
     from server.areas.cli import grids_cli
 
     app.cli.add_command(grids_cli)
+    app.cli.add_command(users_cli)

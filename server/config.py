@@ -14,6 +14,9 @@ from pathlib import Path
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 MIN_SECRET_BYTES = 32
 ENVIRONMENTS = ("development", "test", "production")
+# Largest GRID_PHOTO_MAX_PIXELS; server/photos also lowers Pillow's process-wide Image.MAX_IMAGE_PIXELS to it.
+PHOTO_PIXELS_CEILING = 50_000_000
+PHOTO_STORES = ("local", "s3")
 
 
 class ConfigError(RuntimeError):
@@ -33,6 +36,27 @@ class Settings:
     import_parent_tolerance_m: float = 1.0
     import_overlap_tolerance_m2: float = 1.0
     import_gap_tolerance_m2: float = 1.0
+    # Accounts and tokens (server/accounts): access tokens are short, refresh tokens rotate (single use).
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    jwt_issuer: str = "grid-inspection"
+    jwt_audience: str = "grid-inspection-api"
+    # Failed logins allowed per phone number and per client IP (Flask-Limiter syntax, e.g. "5/minute").
+    login_rate_per_phone: str = "5/minute"
+    login_rate_per_ip: str = "20/minute"
+    # Photos (server/photos): limits per photo, per tip and per request; where cleaned photos are stored.
+    photo_max_bytes: int = 15 * 1024 * 1024
+    photo_max_pixels: int = 50_000_000
+    photo_max_per_tip: int = 6
+    photo_max_request_bytes: int = 60 * 1024 * 1024
+    photo_store: str = "local"
+    photo_dir: str = str(INSTANCE_DIR / "photos")
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = "photos/"
+    s3_access_key_id: str = field(default="", repr=False)
+    s3_secret_access_key: str = field(default="", repr=False)
 
     @property
     def is_spatialite(self) -> bool:
@@ -56,6 +80,14 @@ def _float(name: str, default: float, minimum: float = 0.0) -> float:
     if value < minimum:
         raise ConfigError(f"GRID_{name}={raw!r} must be at least {minimum}.")
     return value
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"GRID_{name}={raw!r} is not a whole number.") from None
 
 
 def _database_url(raw: str) -> str:
@@ -108,13 +140,89 @@ def load_settings(overrides: dict | None = None) -> Settings:
         import_parent_tolerance_m=_float("IMPORT_PARENT_TOLERANCE_M", Settings.import_parent_tolerance_m),
         import_overlap_tolerance_m2=_float("IMPORT_OVERLAP_TOLERANCE_M2", Settings.import_overlap_tolerance_m2),
         import_gap_tolerance_m2=_float("IMPORT_GAP_TOLERANCE_M2", Settings.import_gap_tolerance_m2),
+        access_token_minutes=_int("ACCESS_TOKEN_MINUTES", Settings.access_token_minutes),
+        refresh_token_days=_int("REFRESH_TOKEN_DAYS", Settings.refresh_token_days),
+        jwt_issuer=_env("JWT_ISSUER", Settings.jwt_issuer),
+        jwt_audience=_env("JWT_AUDIENCE", Settings.jwt_audience),
+        login_rate_per_phone=_env("LOGIN_RATE_PER_PHONE", Settings.login_rate_per_phone),
+        login_rate_per_ip=_env("LOGIN_RATE_PER_IP", Settings.login_rate_per_ip),
+        photo_max_bytes=_int("PHOTO_MAX_BYTES", Settings.photo_max_bytes),
+        photo_max_pixels=_int("PHOTO_MAX_PIXELS", Settings.photo_max_pixels),
+        photo_max_per_tip=_int("PHOTO_MAX_PER_TIP", Settings.photo_max_per_tip),
+        photo_max_request_bytes=_int("PHOTO_MAX_REQUEST_BYTES", Settings.photo_max_request_bytes),
+        photo_store=_env("PHOTO_STORE", Settings.photo_store),
+        photo_dir=_env("PHOTO_DIR", "") or Settings.photo_dir,
+        s3_bucket=_env("S3_BUCKET", Settings.s3_bucket),
+        s3_endpoint_url=_env("S3_ENDPOINT_URL", Settings.s3_endpoint_url),
+        s3_region=_env("S3_REGION", Settings.s3_region),
+        s3_prefix=_env("S3_PREFIX", Settings.s3_prefix),
+        s3_access_key_id=_env("S3_ACCESS_KEY_ID", ""),
+        s3_secret_access_key=_env("S3_SECRET_ACCESS_KEY", ""),
     )
     values.update(overrides or {})
     settings = Settings(**values)
     _check_secrets_differ(settings)
+    _check_accounts(settings)
+    _check_photos(settings)
     return settings
 
 
 def _check_secrets_differ(settings: Settings) -> None:
     if settings.jwt_secret == settings.secret_key:
         raise ConfigError("GRID_JWT_SECRET must differ from GRID_SECRET_KEY.")
+
+
+RATELIMIT_STORAGE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://", "redis+sentinel://")
+
+
+def _check_accounts(settings: Settings) -> None:
+    """Token lifetimes, JWT iss/aud, login rates and rate-limit storage; overrides are checked too."""
+    from limits import parse_many
+
+    if not 1 <= settings.access_token_minutes <= 24 * 60:
+        raise ConfigError(f"GRID_ACCESS_TOKEN_MINUTES={settings.access_token_minutes} must be 1..1440 (default 15).")
+    if not 1 <= settings.refresh_token_days <= 90:
+        raise ConfigError(f"GRID_REFRESH_TOKEN_DAYS={settings.refresh_token_days} must be 1..90 (default 14).")
+    for name in ("jwt_issuer", "jwt_audience"):
+        if not getattr(settings, name):
+            raise ConfigError(f"GRID_{name.upper()} must not be empty.")
+    for name in ("login_rate_per_phone", "login_rate_per_ip"):
+        value = getattr(settings, name)
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f"GRID_{name.upper()}={value!r} is not a rate limit: write it like 5/minute or 20 per 10 minutes."
+            ) from None
+    if not settings.ratelimit_storage_url.startswith(RATELIMIT_STORAGE_SCHEMES):
+        raise ConfigError(
+            f"GRID_RATELIMIT_STORAGE_URL={settings.ratelimit_storage_url!r} is not supported: use memory:// "
+            "(one process) or redis://HOST:6379/0 (several workers or hosts)."
+        )
+
+
+def _check_photos(settings: Settings) -> None:
+    """Photo limits and storage; overrides are checked too."""
+    for name in ("photo_max_bytes", "photo_max_per_tip", "photo_max_request_bytes"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"GRID_{name.upper()}={getattr(settings, name)} must be at least 1.")
+    if not 1 <= settings.photo_max_pixels <= PHOTO_PIXELS_CEILING:
+        raise ConfigError(
+            f"GRID_PHOTO_MAX_PIXELS={settings.photo_max_pixels} must be 1..{PHOTO_PIXELS_CEILING} (default 50000000)."
+        )
+    if settings.photo_max_request_bytes < settings.photo_max_bytes:
+        raise ConfigError("GRID_PHOTO_MAX_REQUEST_BYTES must be at least GRID_PHOTO_MAX_BYTES.")
+    if settings.photo_store not in PHOTO_STORES:
+        raise ConfigError(f"GRID_PHOTO_STORE={settings.photo_store!r} must be local or s3.")
+    if settings.photo_store == "s3":
+        if not settings.s3_bucket:
+            raise ConfigError("GRID_S3_BUCKET is required when GRID_PHOTO_STORE=s3.")
+        if settings.s3_endpoint_url and not settings.s3_endpoint_url.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"GRID_S3_ENDPOINT_URL={settings.s3_endpoint_url!r} must start with https:// "
+                "(or http:// for a server on a private network)."
+            )
+        if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
+            raise ConfigError(
+                "Set both GRID_S3_ACCESS_KEY_ID and GRID_S3_SECRET_ACCESS_KEY, or neither (boto3's credential chain)."
+            )

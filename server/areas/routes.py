@@ -1,10 +1,17 @@
-"""Areas, grids and point location. Public: grid geometry, codes and names are public; people are not."""
+"""Areas, grids and point location. Public: grid geometry, codes and names are public; people are not.
+
+The one exception is `responsible` in the locate answer: the names (never phone numbers) of the grid's
+current chief and deputies, given only to a caller with a valid access token. Anonymous callers get the
+grid without any people. See server/accounts/__init__.py for the privacy decision.
+"""
 
 from __future__ import annotations
 
 from flask import request, url_for
 from flask_smorest import Blueprint
 
+from server.accounts.assignments import responsible_for_grid
+from server.accounts.schemas import responsible_view
 from server.areas import services
 from server.areas.models import LEVEL_LABELS_ZH
 from server.areas.schemas import (
@@ -13,6 +20,7 @@ from server.areas.schemas import (
 )
 from server.errors import ProblemSchema
 from server.geo.geojson import area_feature, area_properties, feature_collection, geometry_of
+from server.scope import optional_user
 
 blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and grids (区划与网格)")
 
@@ -68,14 +76,17 @@ def _page_links(args: dict, total: int) -> list[dict]:
 
 
 @blp.route("/grids/locate")
+@blp.doc(security=[{}, {"bearerAuth": []}])
 @blp.arguments(LocateQuery, location="query")
 @blp.response(200, LocateResultSchema)
+@blp.alt_response(401, schema=ProblemSchema, description="A token was sent but is not valid (send none: anonymous).")
 @blp.alt_response(404, schema=ProblemSchema, description="Outside every grid beyond the snap distance.")
 @blp.alt_response(422, schema=ProblemSchema, description="Bad coordinates or an unknown datum.")
 def locate(args):
-    """Which grid a point is in (edges inclusive), and its village, township and county."""
+    """Which grid a point is in (edges inclusive), and its village, township and county; with a token, who answers."""
+    user = optional_user()
     found = services.locate(args["lon"], args["lat"], args["datum"])
-    return {
+    body = {
         "grid": _ref(found.hit.grid),
         "chain": [_ref(a) for a in found.chain],
         "generation_id": found.generation_id,
@@ -84,3 +95,6 @@ def locate(args):
         "point": {"lon": found.wgs84[0], "lat": found.wgs84[1], "datum": "wgs84"},
         "input": {"lon": args["lon"], "lat": args["lat"], "datum": args["datum"]},
     }
+    if user is not None:
+        body["responsible"] = responsible_view(responsible_for_grid(found.hit.grid.code))
+    return body

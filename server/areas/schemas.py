@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from server.accounts.schemas import ResponsibleSchema
 from server.geo.datum import DATUMS
 
 LEVEL = ma.fields.String(validate=validate.OneOf(["county", "township", "village", "grid"]))
@@ -63,6 +64,13 @@ class LocateResultSchema(ma.Schema):
     distance_m = ma.fields.Float(metadata={"description": "How far the point was snapped, in metres; 0 if inside."})
     point = ma.fields.Nested(PointSchema, metadata={"description": "The canonical WGS-84 point that was routed."})
     input = ma.fields.Nested(PointSchema, metadata={"description": "The point exactly as sent."})
+    responsible = ma.fields.List(
+        ma.fields.Nested(ResponsibleSchema),
+        metadata={
+            "description": "Only with a valid access token: the grid's current chief(s) first, then deputies "
+            "(names only; people are private, so anonymous answers have no such field)."
+        },
+    )
 
 
 def _parse_bbox(value: str) -> tuple[float, float, float, float]:
