@@ -36,6 +36,7 @@ def _configure(app: Flask, settings) -> None:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/vendor/swagger-ui-dist/",
         JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=settings.photo_max_request_bytes + 1024 * 1024,
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
@@ -95,9 +96,11 @@ def _register_blueprints(app: Flask) -> None:
     from server import health, web
     from server.accounts.routes import blp as accounts_blp
     from server.areas.routes import blp as areas_blp
+    from server.tips.routes import blp as tips_blp
     api = app.extensions["smorest_api"]
     api.register_blueprint(areas_blp)
     api.register_blueprint(accounts_blp)
+    api.register_blueprint(tips_blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
 

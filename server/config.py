@@ -17,6 +17,8 @@ ENVIRONMENTS = ("development", "test", "production")
 # Largest GRID_PHOTO_MAX_PIXELS; server/photos also lowers Pillow's process-wide Image.MAX_IMAGE_PIXELS to it.
 PHOTO_PIXELS_CEILING = 50_000_000
 PHOTO_STORES = ("local", "s3")
+# Household tags (GRID_HOUSEHOLD_TAGS, comma-separated): the list a household's tags are validated against.
+DEFAULT_HOUSEHOLD_TAGS = ("留守老人", "困难户", "独居老人", "残疾人家庭", "外来人口")
 
 
 class ConfigError(RuntimeError):
@@ -44,6 +46,11 @@ class Settings:
     # Failed logins allowed per phone number and per client IP (Flask-Limiter syntax, e.g. "5/minute").
     login_rate_per_phone: str = "5/minute"
     login_rate_per_ip: str = "20/minute"
+    # Tips (server/tips): where conflict-of-interest tips go, 'possibly related' window, anonymous intake rate.
+    conflict_queue: str = "township"
+    related_radius_m: float = 200.0
+    related_hours: float = 72.0
+    anonymous_tip_rate: str = "10/hour"
     # Photos (server/photos): limits per photo, per tip and per request; where cleaned photos are stored.
     photo_max_bytes: int = 15 * 1024 * 1024
     photo_max_pixels: int = 50_000_000
@@ -57,6 +64,14 @@ class Settings:
     s3_prefix: str = "photos/"
     s3_access_key_id: str = field(default="", repr=False)
     s3_secret_access_key: str = field(default="", repr=False)
+    # Households, member links, visits (server/households) and patrols (server/patrols).
+    household_tags: tuple[str, ...] = DEFAULT_HOUSEHOLD_TAGS
+    link_limit: int = 15
+    visit_max_distance_m: float = 100.0
+    visit_target_days: int = 30
+    patrol_max_speed_mps: float = 15.0
+    patrol_max_accuracy_m: float = 100.0
+    patrol_simplify_m: float = 5.0
 
     @property
     def is_spatialite(self) -> bool:
@@ -146,6 +161,10 @@ def load_settings(overrides: dict | None = None) -> Settings:
         jwt_audience=_env("JWT_AUDIENCE", Settings.jwt_audience),
         login_rate_per_phone=_env("LOGIN_RATE_PER_PHONE", Settings.login_rate_per_phone),
         login_rate_per_ip=_env("LOGIN_RATE_PER_IP", Settings.login_rate_per_ip),
+        conflict_queue=_env("CONFLICT_QUEUE", Settings.conflict_queue),
+        related_radius_m=_float("RELATED_RADIUS_M", Settings.related_radius_m),
+        related_hours=_float("RELATED_HOURS", Settings.related_hours),
+        anonymous_tip_rate=_env("ANONYMOUS_TIP_RATE", Settings.anonymous_tip_rate),
         photo_max_bytes=_int("PHOTO_MAX_BYTES", Settings.photo_max_bytes),
         photo_max_pixels=_int("PHOTO_MAX_PIXELS", Settings.photo_max_pixels),
         photo_max_per_tip=_int("PHOTO_MAX_PER_TIP", Settings.photo_max_per_tip),
@@ -158,13 +177,28 @@ def load_settings(overrides: dict | None = None) -> Settings:
         s3_prefix=_env("S3_PREFIX", Settings.s3_prefix),
         s3_access_key_id=_env("S3_ACCESS_KEY_ID", ""),
         s3_secret_access_key=_env("S3_SECRET_ACCESS_KEY", ""),
+        household_tags=_tags("HOUSEHOLD_TAGS", DEFAULT_HOUSEHOLD_TAGS),
+        link_limit=_int("LINK_LIMIT", Settings.link_limit),
+        visit_max_distance_m=_float("VISIT_MAX_DISTANCE_M", Settings.visit_max_distance_m),
+        visit_target_days=_int("VISIT_TARGET_DAYS", Settings.visit_target_days),
+        patrol_max_speed_mps=_float("PATROL_MAX_SPEED_MPS", Settings.patrol_max_speed_mps),
+        patrol_max_accuracy_m=_float("PATROL_MAX_ACCURACY_M", Settings.patrol_max_accuracy_m),
+        patrol_simplify_m=_float("PATROL_SIMPLIFY_M", Settings.patrol_simplify_m),
     )
     values.update(overrides or {})
+    values["household_tags"] = _split_tags(values["household_tags"])
     settings = Settings(**values)
     _check_secrets_differ(settings)
+    _check_tips(settings)
     _check_accounts(settings)
     _check_photos(settings)
+    _check_households(settings)
     return settings
+
+
+def _check_tips(settings: Settings) -> None:
+    if settings.conflict_queue not in ("township", "county"):
+        raise ConfigError(f"GRID_CONFLICT_QUEUE={settings.conflict_queue!r} must be township or county.")
 
 
 def _check_secrets_differ(settings: Settings) -> None:
@@ -226,3 +260,39 @@ def _check_photos(settings: Settings) -> None:
             raise ConfigError(
                 "Set both GRID_S3_ACCESS_KEY_ID and GRID_S3_SECRET_ACCESS_KEY, or neither (boto3's credential chain)."
             )
+
+
+def _split_tags(value) -> tuple[str, ...]:
+    """Tags from a comma-separated string (ASCII or Chinese commas, or 、) or a list; blanks dropped."""
+    if isinstance(value, str):
+        value = value.replace("，", ",").replace("、", ",").split(",")
+    return tuple(t.strip() for t in value if t and t.strip())
+
+
+def _tags(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    return _split_tags(_env(name, ",".join(default)))
+
+
+def _check_households(settings: Settings) -> None:
+    """Household tags, the link limit, the visit rules and the patrol filters; overrides are checked too."""
+    tags = settings.household_tags
+    if not tags:
+        raise ConfigError("GRID_HOUSEHOLD_TAGS must name at least one tag, e.g. 留守老人,困难户.")
+    if len(set(tags)) != len(tags):
+        raise ConfigError(f"GRID_HOUSEHOLD_TAGS lists a tag twice: {','.join(tags)}.")
+    if any(len(t) > 20 for t in tags):
+        raise ConfigError("GRID_HOUSEHOLD_TAGS: each tag may be at most 20 characters.")
+    if not 1 <= settings.link_limit <= 200:
+        raise ConfigError(f"GRID_LINK_LIMIT={settings.link_limit} must be 1..200 households per member (default 15).")
+    if not 1 <= settings.visit_target_days <= 366:
+        raise ConfigError(f"GRID_VISIT_TARGET_DAYS={settings.visit_target_days} must be 1..366 (default 30).")
+    ranges = {
+        "visit_max_distance_m": (1.0, 10_000.0, "100"),
+        "patrol_max_speed_mps": (0.5, 100.0, "15"),
+        "patrol_max_accuracy_m": (1.0, 10_000.0, "100"),
+        "patrol_simplify_m": (0.0, 100.0, "5"),
+    }
+    for name, (low, high, default) in ranges.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            raise ConfigError(f"GRID_{name.upper()}={value} must be {low:g}..{high:g} (default {default}).")

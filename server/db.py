@@ -4,11 +4,13 @@ SQLite needs three things on every new connection:
 - mod_spatialite loaded, and its metadata initialised once (WGS84 only, which keeps the file small);
 - pysqlite's own transaction handling switched off, so that SQLAlchemy's BEGIN/SAVEPOINT work as documented
   (see SQLAlchemy's "pysqlite: serializable isolation / savepoints" notes); without it per-test rollback breaks;
+  writing requests begin IMMEDIATE (see _may_write);
 - WAL, a busy timeout and foreign keys, so that several gunicorn workers can share the file.
 """
 
 from __future__ import annotations
 
+from flask import has_request_context, request
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -40,4 +42,11 @@ def configure_engine(engine: Engine, settings: Settings) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _may_write() -> bool:
+    """A transaction that may write must take SQLite's write lock up front (BEGIN IMMEDIATE). A deferred one that
+    reads first and writes later cannot wait for the lock: SQLite answers 'database is locked' at once instead of
+    honouring the busy timeout. Reads (GET, HEAD) stay deferred so that they run side by side."""
+    return not has_request_context() or request.method not in ("GET", "HEAD", "OPTIONS")

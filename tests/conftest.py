@@ -40,8 +40,9 @@ def database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = create_app({"database_url": database_url, "env": "test", "index_check_seconds": 0.0})
+def app(database_url, tmp_path_factory):
+    photos = str(tmp_path_factory.mktemp("photos"))
+    app = create_app({"database_url": database_url, "env": "test", "index_check_seconds": 0.0, "photo_dir": photos})
     app.config["TESTING"] = True
     with app.app_context():
         upgrade()

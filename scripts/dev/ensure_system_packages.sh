@@ -3,10 +3,11 @@
 #   python3-venv + python3-dev : the venv is built on Debian's /usr/bin/python3, whose sqlite3 module can load
 #                                extensions (the pyenv Python on these machines cannot load mod_spatialite)
 #   libsqlite3-mod-spatialite  : SpatiaLite, the embedded default database
+#   libvips42                  : the libvips baseline of scripts/bench/bench_photos.py (benchmark only)
 #   nodejs + npm               : front-end assets from the npm registry (no CDN)
 #   chromium                   : headless browser tests of the map page (only with WITH_BROWSER=1)
 set -euo pipefail
-want=(python3-venv python3-dev libsqlite3-mod-spatialite)
+want=(python3-venv python3-dev libsqlite3-mod-spatialite libvips42)
 command -v npm >/dev/null || want+=(nodejs npm)
 [ "${WITH_BROWSER:-0}" = 1 ] && want+=(chromium)
 missing=()

@@ -38,6 +38,10 @@ ACTIONS = frozenset(
         "reactivated",
         "password_reset",
         "password_changed",
+        "reveal_requested",
+        "reveal_approved",
+        "reveal_denied",
+        "reporter_identity_read",
         "grid_assigned",
     }
 )

@@ -115,7 +115,8 @@ def test_china_box_is_inclusive():
 @given(china_points)
 def test_roundtrip_gcj02_under_1cm(p):
     gcj = datum.wgs84_to_gcj02(*p)
-    assert datum.distance_m(*p, *gcj) > 50  # the offset really is applied
+    # the offset really is applied (it varies across China: ~580 m at Quzhou, 44 m at 97E 37N)
+    assert datum.distance_m(*p, *gcj) > 0.01
     assert datum.distance_m(*p, *datum.gcj02_to_wgs84(*gcj)) < CM
 
 

@@ -1,0 +1,160 @@
+"""Tips (线索) and what hangs off them. Identity is kept apart from content: the reporter lives in
+tip_reporters, which only the reporter-identity service reads (and audits)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.areas.models import utcnow
+from server.extensions import db
+
+
+class TipCategory(db.Model):
+    __tablename__ = "tip_categories"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    parent_code: Mapped[str | None] = mapped_column(String(40))
+    label_zh: Mapped[str] = mapped_column(String(60))
+    label_en: Mapped[str] = mapped_column(String(80))
+    accept_hours: Mapped[int] = mapped_column(Integer)
+    resolve_days: Mapped[int] = mapped_column(Integer)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Tip(db.Model):
+    __tablename__ = "tips"
+    __table_args__ = (
+        Index("ix_tips_area_status", "area_code", "status"),
+        Index("ix_tips_category_submitted", "category_code", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("tip_categories.code"))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where: canonical WGS-84 point, plus exactly what the phone sent.
+    location = mapped_column(Geometry("POINT", srid=4326, spatial_index=True, nullable=False))
+    source_datum: Mapped[str] = mapped_column(String(8))
+    raw_lon: Mapped[float] = mapped_column(Float)
+    raw_lat: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    # Routing, as decided at intake (the map generation is kept: grids are redrawn).
+    generation_id: Mapped[int | None] = mapped_column(ForeignKey("map_generations.id"))
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    area_code: Mapped[str] = mapped_column(String(15), index=True)  # what scope filters on
+    snap_distance_m: Mapped[float | None] = mapped_column(Float)
+    outside_grids: Mapped[bool] = mapped_column(Boolean, default=False)
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    implicates_official: Mapped[bool] = mapped_column(Boolean, default=False)
+    queue_kind: Mapped[str] = mapped_column(String(24))
+    queue_area_code: Mapped[str] = mapped_column(String(15))
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assignee_kind: Mapped[str | None] = mapped_column(String(8))
+    reporter_role: Mapped[str] = mapped_column(String(20))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_version: Mapped[str | None] = mapped_column(String(40))
+    feedback: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class TipReporter(db.Model):
+    """Who filed a tip. Read only through server.tips.identity, and every read is audited."""
+
+    __tablename__ = "tip_reporters"
+
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    receipt_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    device_hash: Mapped[str | None] = mapped_column(String(128))
+
+
+class TipExclusion(db.Model):
+    """Officials who must never see a tip (the chief and deputies of the grid a conflict tip came from)."""
+
+    __tablename__ = "tip_exclusions"
+
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class TipPhoto(db.Model):
+    __tablename__ = "tip_photos"
+    __table_args__ = (UniqueConstraint("tip_id", "sha256", name="uq_tip_photos_tip_sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    thumb_sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # Private corroboration, never shown to chiefs: how far the photo's EXIF position was from the tip.
+    exif_distance_m: Mapped[float | None] = mapped_column(Float)
+    exif_taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TipLink(db.Model):
+    """'Possibly related': same category within 200 m and 72 h. Shown to triagers, never to the reporter."""
+
+    __tablename__ = "tip_links"
+
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    related_tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    distance_m: Mapped[float] = mapped_column(Float)
+
+
+class TipMessage(db.Model):
+    """The two-way channel between handlers and the (possibly anonymous) reporter."""
+
+    __tablename__ = "tip_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(14))  # to_reporter | from_reporter
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RevealRequest(db.Model):
+    """A request to learn who reported a tip. Only a custodian may approve it; every step is audited."""
+
+    __tablename__ = "reveal_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | approved | denied
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TipEvent(db.Model):
+    """The timeline: who did what to a tip, when, with what note."""
+
+    __tablename__ = "tip_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict | None] = mapped_column(JSON)

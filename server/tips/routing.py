@@ -1,0 +1,84 @@
+"""Who answers for a tip: the grid by point-in-polygon, then the grid's chief, deputy or a queue.
+
+Rules (DOMAIN.md, "the chief may be the gang's protector"):
+- conflict of interest (the reporter says it implicates a local cadre, or the category is 保护伞): the tip skips
+  the grid chief and the village and goes to the township's discipline queue, or the county's when
+  GRID_CONFLICT_QUEUE=county. The grid's chief and deputies at that moment are recorded as excluded: they never
+  see it, even if they later hold a role that otherwise would.
+- otherwise: the grid's current chief; if none, a deputy; if none, the township's queue.
+- outside every grid beyond the snap distance: the county queue, flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+
+from server.accounts.assignments import responsible_for_grid
+from server.areas import services as areas
+from server.areas.models import MapGeneration
+from server.errors import Problem
+from server.extensions import db
+
+
+@dataclass
+class Routing:
+    generation_id: int
+    grid_code: str | None
+    area_code: str  # what scope filters on: the grid, or the county for a tip outside every grid
+    snap_distance_m: float | None
+    outside_grids: bool
+    conflict: bool
+    queue_kind: str
+    queue_area_code: str
+    assignee_user_id: int | None = None
+    excluded_user_ids: list[int] = field(default_factory=list)
+
+
+def route_tip(lon: float, lat: float, *, conflict: bool) -> Routing:
+    """Route a canonical WGS-84 point."""
+    try:
+        found = areas.locate(lon, lat, "wgs84")
+    except Problem as problem:
+        if problem.slug != "outside-all-grids":
+            raise
+        return _outside_every_grid()
+    grid = found.hit.grid.code
+    township = found.chain[1].code
+    county = found.chain[2].code
+    base = dict(
+        generation_id=found.generation_id,
+        grid_code=grid,
+        area_code=grid,
+        snap_distance_m=round(found.hit.distance_m, 1) if found.hit.snapped else None,
+        outside_grids=False,
+        conflict=conflict,
+    )
+    people = responsible_for_grid(grid)
+    if conflict:
+        to_county = current_app.config["GRID"].conflict_queue == "county"
+        queue = ("county_discipline", county) if to_county else ("township_discipline", township)
+        return Routing(
+            **base, queue_kind=queue[0], queue_area_code=queue[1], excluded_user_ids=[p.user_id for p in people]
+        )
+    if people:
+        first = people[0]
+        kind = "grid_chief" if first.role == "chief" else "grid_deputy"
+        return Routing(**base, queue_kind=kind, queue_area_code=grid, assignee_user_id=first.user_id)
+    return Routing(**base, queue_kind="township", queue_area_code=township)
+
+
+def _outside_every_grid() -> Routing:
+    generation = db.session.scalar(select(MapGeneration).where(MapGeneration.is_current.is_(True)))
+    return Routing(
+        generation_id=generation.id,
+        grid_code=None,
+        area_code=generation.county_code,
+        snap_distance_m=None,
+        outside_grids=True,
+        conflict=False,
+        queue_kind="county",
+        queue_area_code=generation.county_code,
+    )

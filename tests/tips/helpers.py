@@ -1,0 +1,61 @@
+"""Building tip requests on real demo geometry."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import shapely
+from PIL import Image
+from sqlalchemy import select
+
+from server.areas.index_cache import current_generation_id
+from server.areas.models import Area
+from server.extensions import db
+from server.geo import datum
+
+PLANTED_TEXT = "赌场在村东头仓库 PLANTED-TIP-TEXT-5521"
+
+
+def grid_point(code: str) -> tuple[float, float]:
+    """A WGS-84 point well inside the grid."""
+    wkb = db.session.scalar(
+        select(Area.geom.ST_AsBinary()).where(Area.generation_id == current_generation_id(), Area.code == code)
+    )
+    p = shapely.from_wkb(bytes(wkb)).representative_point()
+    return p.x, p.y
+
+
+def payload(lon: float, lat: float, *, datum_name="wgs84", category="vice.gambling", **extra) -> dict:
+    if datum_name != "wgs84":
+        lon, lat = datum.from_wgs84(lon, lat, datum_name)
+    body = {
+        "category": category,
+        "description": PLANTED_TEXT,
+        "location": {"lon": lon, "lat": lat, "datum": datum_name, "accuracy_m": 12},
+        "occurred_at": "2026-11-28T21:30:00+08:00",
+        "client": {"app_version": "2.3.1", "device_hash": "d3v1c3h4sh0000000000abcd"},
+    }
+    return body | extra
+
+
+def post_tip(client, headers: dict, body: dict, *, key: str | None = None, path="/api/v1/tips", photos=()):
+    headers = dict(headers)
+    headers["Idempotency-Key"] = key or str(uuid.uuid4())
+    if photos:
+        data = {"tip": json.dumps(body), "photos": [(io.BytesIO(p), name) for name, p in photos]}
+        return client.post(path, headers=headers, data=data, content_type="multipart/form-data")
+    return client.post(path, headers=headers, json=body)
+
+
+def jpeg_bytes(size=(640, 480), color=(200, 40, 40)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def png_bytes(size=(320, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (10, 120, 200)).save(buf, "PNG")
+    return buf.getvalue()
