@@ -16,6 +16,10 @@ from server.geo.datum import distance_m
 from server.geo.metric import METRES_PER_DEGREE, degrees_for_metres
 from server.tips.models import Tip, TipLink
 
+# A burst of duplicates (twenty people reporting one gambling den) must not link every tip to every other one:
+# each new tip links to its nearest few.
+MAX_LINKS = 10
+
 
 def link_related(tip: Tip, lon: float, lat: float) -> list[TipLink]:
     settings = current_app.config["GRID"]
@@ -31,14 +35,14 @@ def link_related(tip: Tip, lon: float, lat: float) -> list[TipLink]:
             func.ST_Y(Tip.location).between(lat - dlat, lat + dlat),
         )
     ).all()
+    near = sorted((distance_m(lon, lat, x, y), other_id) for other_id, x, y in rows)
     links = []
-    for other_id, x, y in rows:
-        metres = distance_m(lon, lat, x, y)
-        if metres <= radius:
-            links += [
-                TipLink(tip_id=tip.id, related_tip_id=other_id, distance_m=round(metres, 1)),
-                TipLink(tip_id=other_id, related_tip_id=tip.id, distance_m=round(metres, 1)),
-            ]
+    for metres, other_id in [n for n in near if n[0] <= radius][:MAX_LINKS]:
+        links += [
+            TipLink(tip_id=tip.id, related_tip_id=other_id, distance_m=round(metres, 1)),
+            TipLink(tip_id=other_id, related_tip_id=tip.id, distance_m=round(metres, 1)),
+        ]
+
     db.session.add_all(links)
     return links
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""JSON tip intake throughput through gunicorn (2 workers), against a bare Flask endpoint in the same run.
+
+Targets (issue 4): >= 50% of hello-world's req/s on SpatiaLite, >= 35% on PostGIS, p99 <= 3x hello-world's p99.
+Load: wrk on loopback, 2 threads, 16 connections, each request a new Idempotency-Key (distinct phones).
+Usage: PYTHONPATH=. .venv/bin/python scripts/bench/bench_intake.py [--seconds 10] [--only spatialite|postgis]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scripts.bench.common import ROOT, postgis_url, table
+
+GUNICORN = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "--log-level", "warning"]
+LUA = ROOT / "scripts/bench/lua/post_tip.lua"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(database_url: str) -> tuple[str, str]:
+    """Migrate, load the demo county, make a member; return (token, tip body)."""
+    code = f"""
+import json
+from datetime import date
+from flask_migrate import upgrade
+from server import create_app
+from server.extensions import db
+from server.areas.importer import import_grid_map
+from server.accounts.models import User
+from server.accounts.tokens import issue_pair
+from tests.tips.helpers import grid_point, payload
+app = create_app({{"database_url": {database_url!r}, "env": "test", "access_token_minutes": 120}})
+with app.app_context():
+    upgrade()
+    raw = open("grid_maps/demo_county.geojson", "rb").read()
+    import_grid_map(raw, source_name="demo", imported_by="bench")
+    user = User(phone="13600000009", name="压测", home_area_code="330899001001001", active=True, token_version=1)
+    user.set_roles(["member"])
+    db.session.add(user)
+    db.session.flush()
+    token = issue_pair(user)["access_token"]
+    body = payload(*grid_point("330899001001001"))
+    db.session.commit()
+    print(json.dumps({{"token": token, "body": body}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=os.environ | {"PYTHONPATH": str(ROOT), "GRID_ACCESS_TOKEN_MINUTES": "120"})
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return data["token"], json.dumps(data["body"])
+
+
+def serve(app_path: str, env: dict) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([*GUNICORN, "-b", f"127.0.0.1:{port}", app_path], cwd=ROOT, env=env)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not start for {app_path}")
+
+
+def wrk(url: str, seconds: int, body: str, token: str) -> tuple[float, float, int]:
+    """(requests per second, p99 latency in ms, non-2xx count)."""
+    env = os.environ | {"BODY": body, "TOKEN": token}
+    subprocess.run(["wrk", "-t2", "-c16", "-d2s", "-s", str(LUA), url], env=env, capture_output=True, check=True)
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(LUA), url],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, p99, int(bad.group(1)) if bad else 0
+
+
+def _ms(text: str) -> float:
+    value, unit = float(re.match(r"[\d.]+", text).group()), re.search(r"[a-z]+", text).group()
+    return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def measure(name: str, database_url: str, seconds: int) -> list[tuple[str, str, str]]:
+    token, body = prepare(database_url)
+    env = os.environ | {"GRID_DATABASE_URL": database_url, "GRID_ENV": "test", "PYTHONPATH": str(ROOT),
+                        "GRID_ACCESS_TOKEN_MINUTES": "120"}
+    hello, hello_port = serve("scripts.bench.hello_app:app", env)
+    try:
+        base_rps, base_p99, _ = wrk(f"http://127.0.0.1:{hello_port}/hello", seconds, body, "")
+    finally:
+        hello.terminate()
+        hello.wait()
+    app, port = serve("server.wsgi:app", env)
+    try:
+        rps, p99, bad = wrk(f"http://127.0.0.1:{port}/api/v1/tips", seconds, body, token)
+    finally:
+        app.terminate()
+        app.wait()
+    target = {"spatialite": 0.50, "postgis": 0.35}[name]
+    return [
+        (f"hello world (gunicorn -w 2), {name} run", f"{base_rps:.0f} req/s, p99 {base_p99:.1f} ms", "baseline"),
+        (f"POST /api/v1/tips JSON, {name}", f"{rps:.0f} req/s, p99 {p99:.1f} ms, {bad} non-2xx", ""),
+        ("  throughput ratio", f"{rps / base_rps:.0%}", f">= {target:.0%}"),
+        ("  p99 ratio", f"{p99 / base_p99:.2f}x", "<= 3x"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--only", choices=["spatialite", "postgis"])
+    args = parser.parse_args()
+    rows = [("metric", "value", "target")]
+    if args.only in (None, "spatialite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows += measure("spatialite", f"sqlite:///{Path(tmp) / 'bench.sqlite'}", args.seconds)
+    if args.only in (None, "postgis"):
+        os.environ["GRID_TEST_PG_DB"] = "grid_bench_intake"
+        rows += measure("postgis", postgis_url(), args.seconds)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
