@@ -2,6 +2,8 @@
 #   make run   - set up, migrate, load the demo county, serve on http://127.0.0.1:5000
 #   make test  - set up (PostGIS included), lint, and run the whole suite on SpatiaLite and on PostGIS
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
 VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app server
@@ -25,15 +27,22 @@ server/web/node_modules/.deps: server/web/package.json server/web/package-lock.j
 setup: $(VENV)/.deps server/web/node_modules/.deps
 
 run: setup
-	@$(FLASK) db upgrade
-	@$(FLASK) grids import grid_maps/demo_county.geojson --by demo
+	@$(FLASK) db upgrade 2>&1 | sed '/^INFO/d'
+	@$(FLASK) grids import
+ grid_maps/demo_county.geojson --by demo --quiet
+	@$(FLASK) users demo
 	@echo ""
-	@echo "  Grid inspection API: http://$(HOST):$(PORT)/api/v1   docs: http://$(HOST):$(PORT)/api/docs"
+	@echo "  Grid inspection API: http://$(HOST):$(PORT)/api/v1"
+	@echo "  API docs:            http://$(HOST):$(PORT)/api/docs"
+	@echo "  Log in with any demo phone above and the password shown (POST /api/v1/auth/login)."
 	@echo ""
 	@$(FLASK) run --host $(HOST) --port $(PORT)
 
+
 test: setup
+	@WITH_BROWSER=1 scripts/dev/ensure_system_packages.sh
 	@scripts/dev/run_tests.sh
+
 
 lint: setup
 	@$(VENV)/bin/ruff check .
