@@ -25,7 +25,7 @@ NONE = -1
 
 
 class CellCover:
-    def __init__(self, geoms: np.ndarray, cells_per_grid: float = 4.0):
+    def __init__(self, geoms: np.ndarray, cells_per_grid: float = 5.0):
         self.geoms = geoms
         bounds = shapely.bounds(geoms)
         self.x0, self.y0 = bounds[:, 0].min(), bounds[:, 1].min()
