@@ -50,7 +50,11 @@ class NotFound(Problem):
 
 
 class ProblemSchema(ma.Schema):
-    """Documents the error body in the generated OpenAPI."""
+    """Documents the error body in the generated OpenAPI. Extension members (RFC 9457 §3.2) are allowed."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
 
     type = ma.fields.String(metadata={"example": "/problems/not-found"})
     title = ma.fields.String()

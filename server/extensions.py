@@ -22,3 +22,12 @@ class ProblemApi(Api):
 
         return problem_from_http_exception(error)
 
+    def _openapi_json(self):
+        """Serve the same finished document that api_docs/openapi.json holds."""
+        from flask import current_app, json
+
+        from server.openapi import finish
+
+        return current_app.response_class(json.dumps(finish(self.spec.to_dict()), indent=2), mimetype="application/json")
+
+

@@ -7,7 +7,10 @@ grid without any people. See server/accounts/__init__.py for the privacy decisio
 
 from __future__ import annotations
 
-from flask import request, url_for
+import json
+
+from flask import current_app, request, url_for
+
 from flask_smorest import Blueprint
 
 from server.accounts.assignments import responsible_for_grid
@@ -59,7 +62,9 @@ def get_children(args, code):
 def list_grids(args):
     """Grids of the current map as GeoJSON, filtered by bbox and/or an ancestor area, paged by code."""
     rows, total = services.list_grids(args["bbox"], args["within"], args["limit"], args["offset"])
-    return feature_collection([area_feature(r) for r in rows], total=total, links=_page_links(args, total))
+    body = feature_collection([area_feature(r) for r in rows], total=total, links=_page_links(args, total))
+    return current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json")
+
 
 
 def _page_links(args: dict, total: int) -> list[dict]:

@@ -42,8 +42,9 @@ class AreaListSchema(ma.Schema):
 
 
 class LocateQuery(ma.Schema):
-    lon = ma.fields.Float(required=True, allow_nan=True, metadata={"example": 118.87})
-    lat = ma.fields.Float(required=True, allow_nan=True, metadata={"example": 28.94})
+    lon = ma.fields.Float(required=True, allow_nan=True, metadata={"example": 118.87, "minimum": -180, "maximum": 180})
+    lat = ma.fields.Float(required=True, allow_nan=True, metadata={"example": 28.94, "minimum": -90, "maximum": 90})
+
     datum = ma.fields.String(
         load_default="wgs84",
         metadata={"enum": list(DATUMS) + ["cgcs2000"], "description": "The datum the point was measured in."},
@@ -89,7 +90,11 @@ class BBoxField(ma.fields.String):
 
 
 class GridsQuery(ma.Schema):
-    bbox = BBoxField(load_default=None, metadata={"example": "118.85,28.88,118.95,28.96"})
+    bbox = BBoxField(
+        load_default=None,
+        metadata={"example": "118.85,28.88,118.95,28.96", "pattern": r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$"},
+    )
+
     within = ma.fields.String(load_default=None, metadata={"description": "An area code: only grids under it."})
     limit = ma.fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))

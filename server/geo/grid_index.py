@@ -15,7 +15,9 @@ import numpy as np
 import shapely
 
 from server.geo.cell_cover import CellCover
-from server.geo.metric import degrees_for_metres, local_distance_m
+from server.geo.datum import distance_m as haversine_m
+from server.geo.metric import degrees_for_metres
+
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,13 @@ class GridIndex:
         bound: every grid within that many metres is then measured, and the closest in metres wins.
         """
         point = shapely.Point(lon, lat)
+        radius = 0.0
         if within_m is None:
-            within_m = self._distance_m(point, int(self.tree.query_nearest(point)[0]))
-        radius = degrees_for_metres(within_m, lat) * 1.01
+            first = int(self.tree.query_nearest(point)[0])
+            within_m = self._distance_m(point, first)
+            radius = shapely.distance(point, self.geoms[first])  # far away, metres-to-degrees at `lat` is no bound
+        radius = max(radius, degrees_for_metres(within_m, lat)) * 1.01
+
         found = self.tree.query(point, predicate="dwithin", distance=radius)
         if found.size == 0:
             return None
@@ -80,7 +86,8 @@ class GridIndex:
 
     def _distance_m(self, point: shapely.Point, i: int) -> float:
         (x1, y1), (x2, y2) = shapely.shortest_line(point, self.geoms[i]).coords
-        return local_distance_m(x1, y1, x2, y2)
+        return haversine_m(x1, y1, x2, y2)
+
 
     def locate(self, lon: float, lat: float, snap_m: float) -> GridHit | None:
         """The covering grid, else the nearest within snap_m, else None."""

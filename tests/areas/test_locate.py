@@ -123,3 +123,10 @@ def test_bad_input_is_a_clear_problem(client, query, status, slug):
     body = assert_problem(client.get("/api/v1/grids/locate", query_string=query), status, slug)
     if slug == "validation-failed":
         assert body["errors"]
+
+
+@pytest.mark.parametrize(("lon", "lat"), [(-170.0, 80.0), (0.0, 0.0), (179.9, -89.9), (118.9, 89.9), (-118.9, 28.9)])
+def test_points_anywhere_on_earth_name_the_nearest_grid(client, lon, lat):
+    """Found by schemathesis: far from the map, the metric search radius at the point's latitude was no bound."""
+    body = assert_problem(locate(client, lon, lat), 404, "outside-all-grids")
+    assert body["nearest_grid"]["code"].startswith("330899") and body["distance_m"] > 1000
