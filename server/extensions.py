@@ -28,6 +28,5 @@ class ProblemApi(Api):
 
         from server.openapi import finish
 
-        return current_app.response_class(json.dumps(finish(self.spec.to_dict()), indent=2), mimetype="application/json")
-
-
+        body = json.dumps(finish(self.spec.to_dict()), indent=2)
+        return current_app.response_class(body, mimetype="application/json")

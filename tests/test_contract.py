@@ -7,7 +7,6 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-
 from server import create_app
 from server.openapi import openapi_document
 
@@ -29,4 +28,3 @@ EXCLUDED = [positive_data_acceptance]
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_public_reads_keep_their_contract(case, app, db_session):
     case.call_and_validate(app=app, excluded_checks=EXCLUDED)
-

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 from flask import current_app, request, url_for
-
 from flask_smorest import Blueprint
 
 from server.accounts.assignments import responsible_for_grid
@@ -18,7 +17,13 @@ from server.accounts.schemas import responsible_view
 from server.areas import services
 from server.areas.models import LEVEL_LABELS_ZH
 from server.areas.schemas import (
-    AreaListSchema, AreaQuery, AreaSchema, FeatureCollectionSchema, GenerationQuery, GridsQuery, LocateQuery,
+    AreaListSchema,
+    AreaQuery,
+    AreaSchema,
+    FeatureCollectionSchema,
+    GenerationQuery,
+    GridsQuery,
+    LocateQuery,
     LocateResultSchema,
 )
 from server.errors import ProblemSchema
@@ -64,7 +69,6 @@ def list_grids(args):
     rows, total = services.list_grids(args["bbox"], args["within"], args["limit"], args["offset"])
     body = feature_collection([area_feature(r) for r in rows], total=total, links=_page_links(args, total))
     return current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json")
-
 
 
 def _page_links(args: dict, total: int) -> list[dict]:

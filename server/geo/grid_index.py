@@ -19,7 +19,6 @@ from server.geo.datum import distance_m as haversine_m
 from server.geo.metric import degrees_for_metres
 
 
-
 @dataclass(frozen=True)
 class AreaRef:
     code: str
@@ -87,7 +86,6 @@ class GridIndex:
     def _distance_m(self, point: shapely.Point, i: int) -> float:
         (x1, y1), (x2, y2) = shapely.shortest_line(point, self.geoms[i]).coords
         return haversine_m(x1, y1, x2, y2)
-
 
     def locate(self, lon: float, lat: float, snap_m: float) -> GridHit | None:
         """The covering grid, else the nearest within snap_m, else None."""

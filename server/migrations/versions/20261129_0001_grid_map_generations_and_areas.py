@@ -7,8 +7,10 @@ Create Date: 2026-11-29
 
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
-from geoalchemy2 import alembic_helpers  # noqa: F401 - registers op.drop_geospatial_table
+from geoalchemy2 import (
+    Geometry,
+    alembic_helpers,  # noqa: F401 - registers op.drop_geospatial_table
+)
 
 revision = "0001"
 down_revision = None
@@ -31,8 +33,12 @@ def upgrade():
     )
     # At most one current generation, enforced by the database on both backends.
     op.create_index(
-        "uq_map_generations_one_current", "map_generations", ["is_current"], unique=True,
-        postgresql_where=sa.text("is_current"), sqlite_where=sa.text("is_current"),
+        "uq_map_generations_one_current",
+        "map_generations",
+        ["is_current"],
+        unique=True,
+        postgresql_where=sa.text("is_current"),
+        sqlite_where=sa.text("is_current"),
     )
     op.create_table(
         "areas",

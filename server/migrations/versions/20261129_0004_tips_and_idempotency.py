@@ -8,8 +8,10 @@ Create Date: 2026-11-29
 
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
-from geoalchemy2 import alembic_helpers  # noqa: F401 - registers op.drop_geospatial_table
+from geoalchemy2 import (
+    Geometry,
+    alembic_helpers,  # noqa: F401 - registers op.drop_geospatial_table
+)
 
 from server.tips.catalogue import DEFAULT_CATEGORIES
 
@@ -156,8 +158,15 @@ def upgrade():
 
 def downgrade():
     op.drop_table("idempotency_keys")
-    for table in ("tip_events", "reveal_requests", "tip_messages", "tip_links", "tip_photos", "tip_exclusions",
-                  "tip_reporters"):
+    for table in (
+        "tip_events",
+        "reveal_requests",
+        "tip_messages",
+        "tip_links",
+        "tip_photos",
+        "tip_exclusions",
+        "tip_reporters",
+    ):
         op.drop_table(table)
     op.drop_geospatial_table("tips")
     op.drop_table("tip_categories")
