@@ -114,3 +114,17 @@ def test_docs_page_uses_local_assets_only(client):
     assert "/vendor/swagger-ui-dist/" in html and "cdn" not in html.lower() and "unpkg" not in html.lower()
     assert client.get("/vendor/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
     assert client.get("/api/openapi.json").get_json()["info"]["title"].startswith("Grid inspection API")
+
+
+def test_an_unhandled_error_is_a_problem_500_that_says_nothing_was_saved():
+    from server import create_app
+
+    app = create_app({"database_url": "sqlite:///:memory:", "env": "test"})
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    body = assert_problem(response, 500, "internal-error")
+    assert "Nothing was saved" in body["detail"] and "secret internals" not in response.get_data(as_text=True)
