@@ -18,6 +18,8 @@ def create_app(config: dict | None = None) -> Flask:
     _init_extensions(app, settings)
     _register_blueprints(app)
     _register_cli(app)
+    _connect_signals()
+
     _register_request_transaction(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
@@ -96,18 +98,33 @@ def _register_blueprints(app: Flask) -> None:
     from server import health, web
     from server.accounts.routes import blp as accounts_blp
     from server.areas.routes import blp as areas_blp
+    from server.households.routes import blp as households_blp
+    from server.patrols.routes import blp as patrols_blp
     from server.tips.routes import blp as tips_blp
+
     api = app.extensions["smorest_api"]
     api.register_blueprint(areas_blp)
     api.register_blueprint(accounts_blp)
     api.register_blueprint(tips_blp)
+    api.register_blueprint(households_blp)
+    api.register_blueprint(patrols_blp)
+
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
+
+
+def _connect_signals() -> None:
+    from server.areas.importer import generation_imported
+    from server.households.reassign import on_generation_imported
+
+    generation_imported.connect(on_generation_imported)
 
 
 def _register_cli(app: Flask) -> None:
     from server.accounts.cli import users_cli
     from server.areas.cli import grids_cli
+    from server.households.cli import households_cli
 
     app.cli.add_command(grids_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(households_cli)

@@ -52,6 +52,8 @@ def import_command(path: Path, datum: str, dry_run: bool, imported_by: str | Non
         "imported": f"Imported {path.name} as generation {result.generation_id}: {counts}.",
     }
     click.echo(messages[result.status])
+    for line in result.followups:
+        click.echo(f"  {line}")
 
 
 def _print_problems(problems) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import shapely
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import insert, select, text, update
 
@@ -22,6 +23,12 @@ from server.geo.validate import Problem as MapProblem
 from server.geo.validate import Tolerances, ValidationReport, validate_feature_collection
 
 INSERT_BATCH = 2_000
+
+
+# Sent (inside the import's transaction) after a new generation is written, with generation_id=. Features that
+# keep things located in grids (households) connect to it, so that this module never imports them.
+_signals = Namespace()
+generation_imported = _signals.signal("grid-generation-imported")
 
 
 class ImportRejected(Exception):
@@ -36,6 +43,7 @@ class ImportResult:
     generation_id: int | None
     counts: dict[str, int]
     sha256: str
+    followups: list[str] = field(default_factory=list)  # what the receivers of generation_imported did
 
 
 def import_grid_map(
@@ -59,7 +67,8 @@ def import_grid_map(
         return ImportResult("valid", None, report.counts, sha256)
     generation = _write_generation(report, source_name, imported_by, source_datum, sha256, progress)
     index_cache().invalidate()
-    return ImportResult("imported", generation.id, report.counts, sha256)
+    followups = [str(said) for _, said in generation_imported.send(generation.id) if said]
+    return ImportResult("imported", generation.id, report.counts, sha256, followups)
 
 
 def validate_map(raw: bytes, source_datum: str, progress: bool = False) -> ValidationReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from geoalchemy2.shape import to_shape
@@ -14,6 +15,8 @@ from server.extensions import db
 from server.geo import datum
 from server.geo.grid_index import AreaRef, GridHit
 from server.geo.sql import is_spatialite, make_envelope
+
+AREA_CODE = re.compile(r"\d{6}(\d{3}){0,3}")
 
 
 @dataclass(slots=True)
@@ -43,6 +46,8 @@ def resolve_generation(generation_id: int | None) -> int:
 
 
 def get_area(code: str, generation_id: int | None = None) -> Area:
+    if not AREA_CODE.fullmatch(code):  # also keeps NUL bytes and the like away from the database
+        raise NotFound("area")
     area = db.session.scalar(
         select(Area).where(Area.generation_id == resolve_generation(generation_id), Area.code == code)
     )

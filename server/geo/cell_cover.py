@@ -93,3 +93,49 @@ class CellCover:
             return None
         hits = np.flatnonzero(shapely.intersects_xy(self.member_geoms[start:end], x, y))
         return int(self.members[start + hits[0]]) if hits.size else None
+
+    def covering_many(self, xs, ys) -> np.ndarray:
+        """Vectorised `covering`: for each (x, y), the covering grid's index, or -1 (NONE) where no grid covers it.
+
+        The same rules, answer for answer (tests/geo/test_cell_cover_many.py): owned cells are answered from the
+        table; the other points test their cell's candidates with one `intersects_xy` call over every
+        (point, candidate) pair, and the smallest covering index wins. Non-finite coordinates answer -1.
+        """
+        xs = np.asarray(xs, dtype=np.float64)
+        ys = np.asarray(ys, dtype=np.float64)
+        out = np.full(xs.shape, NONE, dtype=np.int64)
+        with np.errstate(invalid="ignore"):
+            inside = (xs >= self.x0) & (xs <= self.x1) & (ys >= self.y0) & (ys <= self.y1)
+        idx = np.flatnonzero(inside)
+        if not idx.size:
+            return out
+        x, y = xs[idx], ys[idx]
+        ix = np.minimum(((x - self.x0) * self.inv).astype(np.int64), self.nx - 1)
+        iy = np.minimum(((y - self.y0) * self.inv).astype(np.int64), self.ny - 1)
+        cell = iy * self.nx + ix
+        owner_arr, starts_arr = self._csr_arrays()
+        owner = owner_arr[cell]
+        out[idx] = owner
+        pending = np.flatnonzero(owner == NONE)
+        start = starts_arr[cell[pending]]
+        count = starts_arr[cell[pending] + 1] - start
+        if not count.sum():
+            return out
+        point_of = np.repeat(np.arange(pending.size), count)
+        offset = np.arange(point_of.size) - np.repeat(np.cumsum(count) - count, count)
+        candidate = start[point_of] + offset  # positions in the CSR arrays
+        hit = shapely.intersects_xy(self.member_geoms[candidate], x[pending][point_of], y[pending][point_of])
+        none = np.iinfo(np.int64).max
+        best = np.full(pending.size, none, dtype=np.int64)
+        np.minimum.at(best, point_of[hit], self.members[candidate[hit]])
+        found = best != none
+        out[idx[pending[found]]] = best[found]
+        return out
+
+    def _csr_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """`owner` and `starts` as numpy arrays, made once on first use (the lists stay for the scalar path)."""
+        arrays = self.__dict__.get("_np_arrays")
+        if arrays is None:
+            arrays = (np.asarray(self.owner, dtype=np.int64), np.asarray(self.starts, dtype=np.int64))
+            self.__dict__["_np_arrays"] = arrays
+        return arrays

@@ -128,3 +128,9 @@ def test_an_unhandled_error_is_a_problem_500_that_says_nothing_was_saved():
     response = app.test_client().get("/boom")
     body = assert_problem(response, 500, "internal-error")
     assert "Nothing was saved" in body["detail"] and "secret internals" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("code", ["33\x0099", "330899%", "abc", "3308990010010011", "33089"])
+def test_strings_that_cannot_be_codes_are_404(client, code):
+    assert_problem(client.get(f"/api/v1/areas/{code}"), 404, "not-found")
+    assert_problem(client.get(f"/api/v1/areas/{code}/children"), 404, "not-found")
