@@ -28,8 +28,7 @@ setup: $(VENV)/.deps server/web/node_modules/.deps
 
 run: setup
 	@$(FLASK) db upgrade 2>&1 | sed '/^INFO/d'
-	@$(FLASK) grids import
- grid_maps/demo_county.geojson --by demo --quiet
+	@$(FLASK) grids import grid_maps/demo_county.geojson --by demo --quiet
 	@$(FLASK) users demo
 	@echo ""
 	@echo "  Grid inspection API: http://$(HOST):$(PORT)/api/v1"
