@@ -55,7 +55,6 @@ class ProblemSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
 
-
     type = ma.fields.String(metadata={"example": "/problems/not-found"})
     title = ma.fields.String()
     status = ma.fields.Integer()

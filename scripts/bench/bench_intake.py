@@ -57,8 +57,14 @@ with app.app_context():
     db.session.commit()
     print(json.dumps({{"token": token, "body": body}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env=os.environ | {"PYTHONPATH": str(ROOT), "GRID_ACCESS_TOKEN_MINUTES": "120"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT), "GRID_ACCESS_TOKEN_MINUTES": "120"},
+    )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return data["token"], json.dumps(data["body"])
 
@@ -80,8 +86,13 @@ def wrk(url: str, seconds: int, body: str, token: str) -> tuple[float, float, in
     """(requests per second, p99 latency in ms, non-2xx count)."""
     env = os.environ | {"BODY": body, "TOKEN": token}
     subprocess.run(["wrk", "-t2", "-c16", "-d2s", "-s", str(LUA), url], env=env, capture_output=True, check=True)
-    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(LUA), url],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(LUA), url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -95,8 +106,12 @@ def _ms(text: str) -> float:
 
 def measure(name: str, database_url: str, seconds: int) -> list[tuple[str, str, str]]:
     token, body = prepare(database_url)
-    env = os.environ | {"GRID_DATABASE_URL": database_url, "GRID_ENV": "test", "PYTHONPATH": str(ROOT),
-                        "GRID_ACCESS_TOKEN_MINUTES": "120"}
+    env = os.environ | {
+        "GRID_DATABASE_URL": database_url,
+        "GRID_ENV": "test",
+        "PYTHONPATH": str(ROOT),
+        "GRID_ACCESS_TOKEN_MINUTES": "120",
+    }
     hello, hello_port = serve("scripts.bench.hello_app:app", env)
     try:
         base_rps, base_p99, _ = wrk(f"http://127.0.0.1:{hello_port}/hello", seconds, body, "")

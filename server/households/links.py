@@ -284,7 +284,5 @@ def _assign(households, members: list[_Candidate]) -> tuple[list[dict], list[dic
             }
         )
     proposals.sort(key=lambda p: p["household_id"])
-    unassigned = [
-        {"household_id": households[h].id, "reason": "no-member-with-room"} for h in np.flatnonzero(~taken)
-    ]
+    unassigned = [{"household_id": households[h].id, "reason": "no-member-with-room"} for h in np.flatnonzero(~taken)]
     return proposals, unassigned

@@ -176,9 +176,7 @@ def household_query(
     if area:
         query = query.where(Household.grid_code.startswith(area, autoescape=True))
     if tag:
-        query = query.where(
-            exists().where(HouseholdTag.household_id == Household.id, HouseholdTag.tag == tag)
-        )
+        query = query.where(exists().where(HouseholdTag.household_id == Household.id, HouseholdTag.tag == tag))
     if linked is not None:
         query = query.where(has_primary_link() if linked else ~has_primary_link())
     if overdue is not None:

@@ -148,7 +148,10 @@ def test_every_problem_is_reported_not_just_the_first(db_session, grids):
     with pytest.raises(ImportRejected) as rejected:
         import_households(to_csv(rows), filename="h.csv")
     assert [(p.index, p.kind) for p in rejected.value.problems] == [
-        (1, "unknown-tag"), (3, "bad-phone"), (3, "bad-size"), (5, "missing-field")
+        (1, "unknown-tag"),
+        (3, "bad-phone"),
+        (3, "bad-size"),
+        (5, "missing-field"),
     ]
 
 
@@ -162,10 +165,16 @@ def test_a_ref_that_exists_already_is_a_duplicate(db_session, grids):
 def test_geojson_feature_problems_carry_the_feature_index(db_session, grids):
     lon, lat = inside(grids[0])
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-         "properties": {"address": "a", "head_name": "b", "size": 1}},
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[lon, lat], [lon, lat]]},
-         "properties": {"address": "a", "head_name": "b", "size": 1}},
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {"address": "a", "head_name": "b", "size": 1},
+        },
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[lon, lat], [lon, lat]]},
+            "properties": {"address": "a", "head_name": "b", "size": 1},
+        },
     ]
     data = json.dumps({"type": "FeatureCollection", "features": features}).encode()
     with pytest.raises(ImportRejected) as rejected:

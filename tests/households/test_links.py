@@ -39,7 +39,11 @@ def test_link_up_to_the_limit_then_refuse(client, db_session, make_user, auth_he
     response = client.post(LINKS, json={"member_id": member.id, "household_ids": ids[:limit]}, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json() == {
-        "member_id": member.id, "linked": ids[:limit], "unchanged": [], "links": limit, "limit": limit
+        "member_id": member.id,
+        "linked": ids[:limit],
+        "unchanged": [],
+        "links": limit,
+        "limit": limit,
     }
     again = client.post(LINKS, json={"member_id": member.id, "household_ids": ids[: limit + 1]}, headers=headers)
     problem = assert_problem(again, 422, "link-rejected")
@@ -181,8 +185,12 @@ def test_rebalance_proposes_nearest_members_within_limits_and_scope(client, db_s
     members = {m: positions[m.id] for m in (m_grid, m_sibling, m_village)}
     assert proposed == _expected_greedy(unlinked, members, limit, {m_grid.id: limit - 1})
     assert sum(1 for m in proposed.values() if m == m_grid.id) <= 1
-    assert all(next(h for h in unlinked if h.id == hid).grid_code.startswith(
-        {m_grid.id: grid, m_sibling.id: sibling, m_village.id: grid[:12]}[mid]) for hid, mid in proposed.items())
+    assert all(
+        next(h for h in unlinked if h.id == hid).grid_code.startswith(
+            {m_grid.id: grid, m_sibling.id: sibling, m_village.id: grid[:12]}[mid]
+        )
+        for hid, mid in proposed.items()
+    )
     assert db_session.scalar(select(func.count()).select_from(HouseholdLink)) == limit - 1  # dry run wrote nothing
 
     applied = client.post(

@@ -89,7 +89,8 @@ def test_a_member_cannot_log_a_visit_to_an_unlinked_household_in_scope(client, m
     household = add_household(grids[0])
     member = make_user("member", grids[0])
     response = client.post(
-        f"/api/v1/households/{household.id}/visits", json={"location": location(*inside(grids[0]))},
+        f"/api/v1/households/{household.id}/visits",
+        json={"location": location(*inside(grids[0]))},
         headers=auth_headers(member),
     )
     assert_problem(response, 403, "not-linked")

@@ -60,8 +60,12 @@ def test_visit_updates_the_households_status(client, db_session, auth_headers, l
     assert before["overdue"] is True and before["never_visited"] is True  # registered 2026-09-01, never visited
     when = datetime.now(UTC) - timedelta(days=1)
     response = post_visit(
-        client, auth_headers(member), household, location=location(household.raw_lon, household.raw_lat),
-        visited_at=when.isoformat(), note="家中一切正常",
+        client,
+        auth_headers(member),
+        household,
+        location=location(household.raw_lon, household.raw_lat),
+        visited_at=when.isoformat(),
+        note="家中一切正常",
     )
     status = response.get_json()["household_visit"]
     assert status["overdue"] is False and status["status"] == "ok" and status["never_visited"] is False
@@ -97,7 +101,10 @@ def test_visit_in_the_future_and_bad_coordinates_are_refused(client, db_session,
 def test_naive_visited_at_is_china_time(client, auth_headers, linked):
     member, household = linked
     response = post_visit(
-        client, auth_headers(member), household, location=location(household.raw_lon, household.raw_lat),
+        client,
+        auth_headers(member),
+        household,
+        location=location(household.raw_lon, household.raw_lat),
         visited_at="2026-11-20T09:30:00",
     )
     assert datetime.fromisoformat(response.get_json()["visited_at"]) == datetime(2026, 11, 20, 1, 30, tzinfo=UTC)
@@ -173,7 +180,9 @@ def test_multipart_visit_with_a_photo(client, db_session, auth_headers, linked, 
     form = {"lon": str(lon), "lat": str(lat), "datum": "wgs84", "note": "拍照留档"}
     form["photo"] = (io.BytesIO(photo), "a.jpg")
     response = client.post(
-        f"/api/v1/households/{household.id}/visits", data=form, headers=auth_headers(member),
+        f"/api/v1/households/{household.id}/visits",
+        data=form,
+        headers=auth_headers(member),
         content_type="multipart/form-data",
     )
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -192,10 +201,14 @@ def test_a_file_that_is_no_photo_is_refused_and_nothing_is_logged(
 ):
     member, household = linked
     form = {
-        "lon": str(household.raw_lon), "lat": str(household.raw_lat), "photo": (io.BytesIO(b"%PDF-1.4 not"), "a.jpg")
+        "lon": str(household.raw_lon),
+        "lat": str(household.raw_lat),
+        "photo": (io.BytesIO(b"%PDF-1.4 not"), "a.jpg"),
     }
     response = client.post(
-        f"/api/v1/households/{household.id}/visits", data=form, headers=auth_headers(member),
+        f"/api/v1/households/{household.id}/visits",
+        data=form,
+        headers=auth_headers(member),
         content_type="multipart/form-data",
     )
     assert_problem(response, 415, "unsupported-image-type")

@@ -66,11 +66,7 @@ def _clean(c: Crossing, shapes, tree, codes, reach_a: float, reach_b: float) -> 
     in_b = shapely.LineString([c.at(0.05), c.at(reach_b)])
     whole = shapely.LineString([c.at(-reach_a), c.at(reach_b)])
     touched = {codes[i] for i in tree.query(whole, predicate="intersects")}
-    return (
-        touched == {c.a, c.b}
-        and shapes[c.a].buffer(-1e-7).covers(in_a)
-        and shapes[c.b].buffer(-1e-7).covers(in_b)
-    )
+    return touched == {c.a, c.b} and shapes[c.a].buffer(-1e-7).covers(in_a) and shapes[c.b].buffer(-1e-7).covers(in_b)
 
 
 def walk(points_m: list[tuple[float, float]], crossing: Crossing, accuracy: float = 5.0) -> list[list[float]]:

@@ -30,8 +30,9 @@ def open_patrol(client, headers) -> int:
 
 
 def send(client, headers, patrol_id, seq, points, datum="wgs84"):
-    return client.post(f"{PATROLS}/{patrol_id}/points", json={"seq": seq, "datum": datum, "points": points},
-                       headers=headers)
+    return client.post(
+        f"{PATROLS}/{patrol_id}/points", json={"seq": seq, "datum": datum, "points": points}, headers=headers
+    )
 
 
 def test_batches_out_of_order_and_duplicated_then_finish(client, db_session, auth_headers, patroller, crossing):
@@ -44,7 +45,11 @@ def test_batches_out_of_order_and_duplicated_then_finish(client, db_session, aut
         assert answer.status_code == 200 and answer.get_json()["duplicate"] is False
     retry = send(client, headers, pid, 0, batches[0])
     assert retry.status_code == 200 and retry.get_json() == {
-        "patrol_id": pid, "seq": 0, "points": 2, "duplicate": True, "points_received": 7
+        "patrol_id": pid,
+        "seq": 0,
+        "points": 2,
+        "duplicate": True,
+        "points_received": 7,
     }
     assert db_session.scalar(select(func.count()).where(PatrolBatch.patrol_id == pid)) == 3
 
@@ -55,7 +60,11 @@ def test_batches_out_of_order_and_duplicated_then_finish(client, db_session, aut
     assert result["distance_m"] == pytest.approx(300.0, abs=0.5)
     assert [(g["code"], g["seconds"]) for g in result["grids"]] == [(crossing.b, 170.0), (crossing.a, 130.0)]
     assert result["points"] == {
-        "received": 7, "kept": 7, "dropped_inaccurate": 0, "dropped_duplicate": 0, "dropped_too_fast": 0
+        "received": 7,
+        "kept": 7,
+        "dropped_inaccurate": 0,
+        "dropped_duplicate": 0,
+        "dropped_too_fast": 0,
     }
     again = client.post(f"{PATROLS}/{pid}/finish", headers=headers).get_json()
     assert again == result  # finishing twice changes nothing
@@ -109,7 +118,9 @@ def test_track_is_stored_as_linestrings_with_times(client, db_session, auth_head
     n_points = func.ST_NumPoints
     kind, srid, n, n_simple = db_session.execute(
         select(
-            func.ST_GeometryType(Patrol.track), func.ST_SRID(Patrol.track), n_points(Patrol.track),
+            func.ST_GeometryType(Patrol.track),
+            func.ST_SRID(Patrol.track),
+            n_points(Patrol.track),
             n_points(Patrol.track_simplified),
         ).where(Patrol.id == pid)
     ).one()
@@ -143,7 +154,8 @@ def test_who_sees_a_patrol_and_the_grid_lists(client, make_user, auth_headers, p
     mine = client.get("/api/v1/me/patrols", headers=headers).get_json()
     assert [p["id"] for p in mine["items"]] == [pid]
     since = client.get(
-        f"/api/v1/grids/{crossing.b}/patrols", query_string={"since": "2030-01-01T00:00:00+08:00"},
+        f"/api/v1/grids/{crossing.b}/patrols",
+        query_string={"since": "2030-01-01T00:00:00+08:00"},
         headers=auth_headers(chief_b),
     ).get_json()
     assert since["total"] == 0

@@ -53,9 +53,7 @@ def upgrade():
     op.create_index("uq_households_ref", "households", ["ref"], unique=True)
     op.create_table(
         "household_tags",
-        sa.Column(
-            "household_id", sa.Integer, sa.ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("household_id", sa.Integer, sa.ForeignKey("households.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("tag", sa.String(20), primary_key=True, index=True),
     )
     op.create_table(
@@ -71,8 +69,12 @@ def upgrade():
         sa.UniqueConstraint("household_id", "member_id", name="uq_household_links_household_member"),
     )
     op.create_index(
-        "uq_household_links_one_primary", "household_links", ["household_id"], unique=True,
-        postgresql_where=sa.text("is_primary"), sqlite_where=sa.text("is_primary"),
+        "uq_household_links_one_primary",
+        "household_links",
+        ["household_id"],
+        unique=True,
+        postgresql_where=sa.text("is_primary"),
+        sqlite_where=sa.text("is_primary"),
     )
     op.create_table(
         "household_visits",
