@@ -19,9 +19,9 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     _connect_signals()
-
     _register_request_transaction(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _start_inprocess_worker(app, settings)
     return app
 
 
@@ -98,19 +98,25 @@ def _register_blueprints(app: Flask) -> None:
     from server import health, web
     from server.accounts.routes import blp as accounts_blp
     from server.areas.routes import blp as areas_blp
+    from server.coverage.routes import blp as coverage_blp
+    from server.coverage.routes import tiles_bp
     from server.households.routes import blp as households_blp
+    from server.ogc.routes import bp as ogc_bp
     from server.patrols.routes import blp as patrols_blp
     from server.tips.routes import blp as tips_blp
 
     api = app.extensions["smorest_api"]
     api.register_blueprint(areas_blp)
     api.register_blueprint(accounts_blp)
-    api.register_blueprint(tips_blp)
     api.register_blueprint(households_blp)
     api.register_blueprint(patrols_blp)
-
+    api.register_blueprint(tips_blp)
+    _register_workflow_blueprints(api)
+    api.register_blueprint(coverage_blp)
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(tiles_bp)
+    app.register_blueprint(ogc_bp)
 
 
 def _connect_signals() -> None:
@@ -127,4 +133,31 @@ def _register_cli(app: Flask) -> None:
 
     app.cli.add_command(grids_cli)
     app.cli.add_command(users_cli)
+    _register_workflow_cli(app)
     app.cli.add_command(households_cli)
+
+
+def _register_workflow_blueprints(api) -> None:
+    from server.notifications.routes import blp as notifications_blp
+    from server.workflow.routes import blp as workflow_blp
+
+    api.register_blueprint(workflow_blp)
+    api.register_blueprint(notifications_blp)
+
+
+def _register_workflow_cli(app: Flask) -> None:
+    from server.notifications.cli import notifications_cli
+    from server.tips.cli import tips_cli
+    from server.worker import worker_command
+
+    app.cli.add_command(tips_cli)
+    app.cli.add_command(notifications_cli)
+    app.cli.add_command(worker_command)
+
+
+def _start_inprocess_worker(app: Flask, settings) -> None:
+    """GRID_INPROCESS_WORKER=1 (make run): deliver notifications and escalate from a thread of the serving process."""
+    from server.worker import should_start_inprocess, start_inprocess_worker
+
+    if should_start_inprocess(settings):
+        app.extensions["grid_worker"] = start_inprocess_worker(app)

@@ -72,6 +72,39 @@ class Settings:
     patrol_max_speed_mps: float = 15.0
     patrol_max_accuracy_m: float = 100.0
     patrol_simplify_m: float = 5.0
+    # Workflow clock (server/workflow): working hours in local time, holidays and make-up working days (调休), each
+    # a comma-separated list of ISO dates (A..B for a range) or the path of a file holding such a list. The early
+    # warning goes out at this fraction of the accept window.
+    work_hours: str = "08:30-12:00,13:30-17:30"
+    timezone: str = "Asia/Shanghai"
+    holidays: str = ""
+    makeup_workdays: str = ""
+    early_warning_fraction: float = 0.75
+    # Notifications (server/notifications) and the worker (server/worker.py).
+    inprocess_worker: bool = False
+    worker_poll_seconds: float = 2.0
+    escalation_interval_seconds: float = 60.0
+    notify_max_attempts: int = 10
+    notify_backoff_seconds: float = 30.0
+    notify_backoff_max_seconds: float = 3600.0
+    notify_lease_seconds: float = 60.0
+    notify_timeout_seconds: float = 10.0
+    sse_max_seconds: float = 300.0
+    sse_poll_seconds: float = 1.0
+    # Coverage (server/coverage, server/ogc, the /map page). Indicators are cached per area for at most this many
+    # seconds (0 = no cache; at most 60, so that a new tip shows within a minute). Index weights and red/yellow/grey
+    # thresholds are configuration, not code: see server/coverage/indices.py for the defaults and the formula.
+    coverage_cache_seconds: float = 30.0
+    coverage_patrol_days: int = 7
+    index_weights: str = ""
+    index_thresholds: str = "85,60"
+    member_target_households: int = 11
+    member_target_patrol_hours: float = 2.0
+    # Optional basemap for /map (e.g. 天地图, WGS-84/CGCS2000 web-mercator tiles): {z}/{x}/{y} (and {s}) placeholders.
+    map_tile_url: str = ""
+    map_label_url: str = ""
+    map_tile_subdomains: str = ""
+    map_tile_attribution: str = ""
 
     @property
     def is_spatialite(self) -> bool:
@@ -103,6 +136,15 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"GRID_{name}={raw!r} is not a whole number.") from None
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name, "1" if default else "0").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"GRID_{name}={raw!r} must be 1 or 0.")
 
 
 def _database_url(raw: str) -> str:
@@ -184,6 +226,31 @@ def load_settings(overrides: dict | None = None) -> Settings:
         patrol_max_speed_mps=_float("PATROL_MAX_SPEED_MPS", Settings.patrol_max_speed_mps),
         patrol_max_accuracy_m=_float("PATROL_MAX_ACCURACY_M", Settings.patrol_max_accuracy_m),
         patrol_simplify_m=_float("PATROL_SIMPLIFY_M", Settings.patrol_simplify_m),
+        work_hours=_env("WORK_HOURS", Settings.work_hours),
+        timezone=_env("TIMEZONE", Settings.timezone),
+        holidays=_env("HOLIDAYS", Settings.holidays),
+        makeup_workdays=_env("MAKEUP_WORKDAYS", Settings.makeup_workdays),
+        early_warning_fraction=_float("EARLY_WARNING_FRACTION", Settings.early_warning_fraction),
+        inprocess_worker=_bool("INPROCESS_WORKER", Settings.inprocess_worker),
+        worker_poll_seconds=_float("WORKER_POLL_SECONDS", Settings.worker_poll_seconds),
+        escalation_interval_seconds=_float("ESCALATION_INTERVAL_SECONDS", Settings.escalation_interval_seconds),
+        notify_max_attempts=_int("NOTIFY_MAX_ATTEMPTS", Settings.notify_max_attempts),
+        notify_backoff_seconds=_float("NOTIFY_BACKOFF_SECONDS", Settings.notify_backoff_seconds),
+        notify_backoff_max_seconds=_float("NOTIFY_BACKOFF_MAX_SECONDS", Settings.notify_backoff_max_seconds),
+        notify_lease_seconds=_float("NOTIFY_LEASE_SECONDS", Settings.notify_lease_seconds),
+        notify_timeout_seconds=_float("NOTIFY_TIMEOUT_SECONDS", Settings.notify_timeout_seconds),
+        sse_max_seconds=_float("SSE_MAX_SECONDS", Settings.sse_max_seconds),
+        sse_poll_seconds=_float("SSE_POLL_SECONDS", Settings.sse_poll_seconds),
+        coverage_cache_seconds=_float("COVERAGE_CACHE_SECONDS", Settings.coverage_cache_seconds),
+        coverage_patrol_days=_int("COVERAGE_PATROL_DAYS", Settings.coverage_patrol_days),
+        index_weights=_env("INDEX_WEIGHTS", Settings.index_weights),
+        index_thresholds=_env("INDEX_THRESHOLDS", Settings.index_thresholds),
+        member_target_households=_int("MEMBER_TARGET_HOUSEHOLDS", Settings.member_target_households),
+        member_target_patrol_hours=_float("MEMBER_TARGET_PATROL_HOURS", Settings.member_target_patrol_hours),
+        map_tile_url=_env("MAP_TILE_URL", Settings.map_tile_url),
+        map_label_url=_env("MAP_LABEL_URL", Settings.map_label_url),
+        map_tile_subdomains=_env("MAP_TILE_SUBDOMAINS", Settings.map_tile_subdomains),
+        map_tile_attribution=_env("MAP_TILE_ATTRIBUTION", Settings.map_tile_attribution),
     )
     values.update(overrides or {})
     values["household_tags"] = _split_tags(values["household_tags"])
@@ -193,6 +260,8 @@ def load_settings(overrides: dict | None = None) -> Settings:
     _check_accounts(settings)
     _check_photos(settings)
     _check_households(settings)
+    _check_coverage(settings)
+    _check_workflow(settings)
     return settings
 
 
@@ -296,3 +365,71 @@ def _check_households(settings: Settings) -> None:
         value = getattr(settings, name)
         if not low <= value <= high:
             raise ConfigError(f"GRID_{name.upper()}={value} must be {low:g}..{high:g} (default {default}).")
+
+
+def _check_workflow(settings: Settings) -> None:
+    """The working-time calendar, the early-warning point and the notification worker's timings."""
+    from server.workflow.calendar import CalendarError, calendar_from_settings
+
+    try:
+        calendar_from_settings(settings)
+    except CalendarError as error:
+        raise ConfigError(str(error)) from None
+    if not 0 < settings.early_warning_fraction < 1:
+        raise ConfigError(
+            f"GRID_EARLY_WARNING_FRACTION={settings.early_warning_fraction} must be between 0 and 1 (default 0.75)."
+        )
+    if not 1 <= settings.notify_max_attempts <= 100:
+        raise ConfigError(f"GRID_NOTIFY_MAX_ATTEMPTS={settings.notify_max_attempts} must be 1..100 (default 10).")
+    ranges = {
+        "worker_poll_seconds": (0.05, 3600.0, "2"),
+        "escalation_interval_seconds": (1.0, 86_400.0, "60"),
+        "notify_backoff_seconds": (0.01, 86_400.0, "30"),
+        "notify_backoff_max_seconds": (0.01, 7 * 86_400.0, "3600"),
+        "notify_lease_seconds": (0.5, 86_400.0, "60"),
+        "notify_timeout_seconds": (0.1, 300.0, "10"),
+        "sse_max_seconds": (1.0, 3600.0, "300"),
+        "sse_poll_seconds": (0.05, 60.0, "1"),
+    }
+    for name, (low, high, default) in ranges.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            raise ConfigError(f"GRID_{name.upper()}={value} must be {low:g}..{high:g} (default {default}).")
+    if settings.notify_lease_seconds <= settings.notify_timeout_seconds:
+        raise ConfigError(
+            "GRID_NOTIFY_LEASE_SECONDS must be longer than GRID_NOTIFY_TIMEOUT_SECONDS: a delivery still waiting "
+            "for its channel must not be handed to another worker."
+        )
+
+
+def _check_coverage(settings: Settings) -> None:
+    """The coverage cache, windows, index weights and thresholds (server/coverage/indices.py) and the basemap URLs."""
+    from server.coverage.indices import IndexConfigError, index_config
+
+    if not 0 <= settings.coverage_cache_seconds <= 60:
+        raise ConfigError(
+            f"GRID_COVERAGE_CACHE_SECONDS={settings.coverage_cache_seconds} must be 0..60 (default 30): a new tip "
+            "must show on the map within a minute."
+        )
+    if not 1 <= settings.coverage_patrol_days <= 366:
+        raise ConfigError(f"GRID_COVERAGE_PATROL_DAYS={settings.coverage_patrol_days} must be 1..366 (default 7).")
+    if not 1 <= settings.member_target_households <= 200:
+        raise ConfigError(
+            f"GRID_MEMBER_TARGET_HOUSEHOLDS={settings.member_target_households} must be 1..200 (default 11)."
+        )
+    if not 0 < settings.member_target_patrol_hours <= 168:
+        raise ConfigError(
+            f"GRID_MEMBER_TARGET_PATROL_HOURS={settings.member_target_patrol_hours} must be above 0, at most 168 "
+            "(default 2)."
+        )
+    try:
+        index_config(settings.index_weights, settings.index_thresholds)
+    except IndexConfigError as error:
+        raise ConfigError(str(error)) from None
+    for name in ("map_tile_url", "map_label_url"):
+        url = getattr(settings, name)
+        if url and not (url.startswith(("https://", "http://")) and all(p in url for p in ("{z}", "{x}", "{y}"))):
+            raise ConfigError(
+                f"GRID_{name.upper()}={url!r} must be an http(s) tile URL with {{z}}, {{x}} and {{y}} placeholders "
+                "(WGS-84/CGCS2000 web-mercator tiles such as 天地图 vec_w; GCJ-02 tiles would sit about 500 m off)."
+            )

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
+
 from server import idempotency
 from server.areas.models import utcnow
 from server.errors import Problem
 from server.extensions import db
 from server.geo import datum
+from server.notifications.services import notify
 from server.tips import receipts
 from server.tips.catalogue_service import get_category
 from server.tips.models import Tip, TipEvent, TipExclusion, TipReporter
@@ -22,6 +25,7 @@ from server.tips.photos import attach_photos
 from server.tips.related import link_related
 from server.tips.routing import route_tip
 from server.tips.views import submitted_view
+from server.workflow.deadlines import initial_clock
 
 CLOCK_SKEW = timedelta(minutes=10)
 
@@ -86,6 +90,9 @@ def submit_tip(payload: dict, reporter: Reporter, photos: list[bytes]) -> tuple[
     _check_occurred_at(payload.get("occurred_at"), now)
     routing = route_tip(lon, lat, conflict=payload["implicates_official"] or category.conflict)
     tip = _new_tip(payload, category.code, (lon, lat), routing, reporter, now)
+    clock = initial_clock(current_app.config["GRID"], category, routing.queue_kind, tip.status, now)
+    for name, value in clock.items():
+        setattr(tip, name, value)
     db.session.add(tip)
     db.session.flush()
     secret = _store_reporter(tip, reporter, tip.anonymous, payload["client"].get("device_hash"))
@@ -103,6 +110,8 @@ def submit_tip(payload: dict, reporter: Reporter, photos: list[bytes]) -> tuple[
     attach_photos(tip, photos, lon, lat)
     link_related(tip, lon, lat)
     db.session.flush()
+    # The notification rows (in-app and outbox) commit with the tip or not at all. No actor: never the reporter.
+    notify(tip, "dispatched", "queue", actor_id=None, now=now)
     return tip, secret
 
 

@@ -65,6 +65,25 @@ class Tip(db.Model):
     app_version: Mapped[str | None] = mapped_column(String(40))
     feedback: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The workflow (server/workflow, migration 0005). `dispatched_at` is the latest (re)dispatch, which starts the
+    # accept clock; `clock_started_at` is the first dispatch, which starts the resolve clock and the metrics.
+    clock_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accept_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the escalation job must look at the tip next (early warning, accept deadline, resolve deadline); NULL: never.
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)  # the queue's level: 0 grid, 1 township, 2 county
+    warned_level: Mapped[int | None] = mapped_column(Integer)  # the level whose early warning went out
+    overdue_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str | None] = mapped_column(Text)
+    referred_to: Mapped[str | None] = mapped_column(String(12))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"))
+    postpone_request: Mapped[dict | None] = mapped_column(JSON)
+    postponements: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TipReporter(db.Model):

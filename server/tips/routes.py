@@ -33,7 +33,7 @@ from server.tips.schemas import (
     TipSubmitSchema,
     TipViewSchema,
 )
-from server.tips.views import triage_view
+from server.tips.views import triage_view, triage_views
 from server.tips.visibility import TRIAGE_ROLES, get_visible_tip
 
 blp = Blueprint("tips", __name__, url_prefix="/api/v1", description="Tips (线索): intake, triage, reporters")
@@ -117,7 +117,7 @@ def inbox(args):
     """The triage inbox: tips you may see, filtered, sorted and paged, with counts per status."""
     items, total, counts = queries.inbox(current_user(), args)
     return {
-        "items": [triage_view(t) for t in items],
+        "items": triage_views(items),
         "total": total,
         "counts": counts,
         "limit": args["limit"],
@@ -130,8 +130,9 @@ def inbox(args):
 @blp.response(200, TipViewSchema)
 @blp.alt_response(404, schema=ProblemSchema)
 def tip_detail(tip_id):
-    """One tip, if you may see it (otherwise 404, exactly as for a missing id)."""
-    return triage_view(get_visible_tip(current_user(), tip_id))
+    """One tip, if you may see it (otherwise 404, exactly as for a missing id), with its timeline, deadlines and the
+    actions you may take now."""
+    return triage_view(get_visible_tip(current_user(), tip_id), user=current_user())
 
 
 @blp.route("/tips/<int:tip_id>/photos/<int:photo_id>")
@@ -173,7 +174,7 @@ def share_feedback(args, tip_id):
     """Set the feedback text shared with the reporter."""
     tip = get_visible_tip(current_user(), tip_id)
     tip.feedback = args["feedback"]
-    return triage_view(tip)
+    return triage_view(tip, user=current_user())
 
 
 @blp.route("/tips/mine")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from server.accounts.assignments import responsible_for_grid
 from server.areas import services as areas
-from server.areas.models import MapGeneration
+from server.areas.models import Area, MapGeneration
 from server.errors import Problem
 from server.extensions import db
 
@@ -45,14 +45,38 @@ def route_tip(lon: float, lat: float, *, conflict: bool) -> Routing:
         if problem.slug != "outside-all-grids":
             raise
         return _outside_every_grid()
-    grid = found.hit.grid.code
-    township = found.chain[1].code
-    county = found.chain[2].code
+    return _route(
+        found.generation_id,
+        found.hit.grid.code,
+        township=found.chain[1].code,
+        county=found.chain[2].code,
+        snap_distance_m=round(found.hit.distance_m, 1) if found.hit.snapped else None,
+        conflict=conflict,
+    )
+
+
+def route_to_grid(grid_code: str, *, conflict: bool) -> Routing:
+    """Route to a named grid of the current map (dispatch and transfer by staff), under the same rules as a point:
+    a conflict tip goes to the discipline queue above that grid, never to its chief, whose people are excluded."""
+    generation = areas.resolve_generation(None)
+    grid = db.session.scalar(select(Area).where(Area.generation_id == generation, Area.code == grid_code))
+    if grid is None or grid.level != "grid":
+        raise Problem(
+            422,
+            "unknown-grid",
+            f"{grid_code} is not a grid of the current map.",
+            errors={"grid_code": ["Not a grid of the current map."]},
+        )
+    chain = areas.area_chain(grid)
+    return _route(generation, grid.code, township=chain[1].code, county=chain[2].code, conflict=conflict)
+
+
+def _route(generation_id, grid, *, township, county, conflict, snap_distance_m=None) -> Routing:
     base = dict(
-        generation_id=found.generation_id,
+        generation_id=generation_id,
         grid_code=grid,
         area_code=grid,
-        snap_distance_m=round(found.hit.distance_m, 1) if found.hit.snapped else None,
+        snap_distance_m=snap_distance_m,
         outside_grids=False,
         conflict=conflict,
     )

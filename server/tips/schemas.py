@@ -8,6 +8,7 @@ from marshmallow import validate
 from server.geo.datum import DATUMS
 
 DESCRIPTION_MAX = 5000
+SORT_KEYS = ("submitted_at", "accept_due_at", "resolve_due_at")
 
 
 class LocationSchema(ma.Schema):
@@ -86,7 +87,14 @@ class TipListQuery(ma.Schema):
     grid = ma.fields.String(load_default=None)
     since = ma.fields.AwareDateTime(load_default=None)
     until = ma.fields.AwareDateTime(load_default=None)
-    sort = ma.fields.String(load_default="-submitted_at", validate=validate.OneOf(["submitted_at", "-submitted_at"]))
+    overdue = ma.fields.Boolean(
+        load_default=None, metadata={"description": "true: only tips past their accept or resolve deadline now."}
+    )
+    sort = ma.fields.String(
+        load_default="-submitted_at",
+        validate=validate.OneOf([f"{sign}{key}" for key in SORT_KEYS for sign in ("", "-")]),
+        metadata={"description": "A key, or -key for descending: submitted_at, accept_due_at, resolve_due_at."},
+    )
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -106,6 +114,18 @@ class TipViewSchema(ma.Schema):
     photos = ma.fields.List(ma.fields.Nested(PhotoRefSchema))
     related = ma.fields.List(ma.fields.Dict())
     feedback = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(metadata={"description": "Send it back with an action to act only on what you saw."})
+    deadlines = ma.fields.Dict(
+        metadata={"description": "accept_due_at, resolve_due_at, overdue flags, the clock (working hours or 24x7)."}
+    )
+    result = ma.fields.String(allow_none=True)
+    referred_to = ma.fields.String(allow_none=True)
+    duplicate_of = ma.fields.Integer(allow_none=True)
+    postpone_request = ma.fields.Dict(allow_none=True)
+    timeline = ma.fields.List(ma.fields.Dict(), metadata={"description": "Detail only: every step, oldest first."})
+    allowed_actions = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Detail only: what you may do with the tip now."}
+    )
 
 
 class TipPageSchema(ma.Schema):

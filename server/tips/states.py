@@ -11,10 +11,13 @@ STATUS_LABELS_ZH = {
     "escalated": "已上报上级",
     "referred": "已移送",
     "dismissed": "不予立案",
+    "postpone_requested": "延期待批",
     "postponed": "已延期",
     "merged": "已合并",
 }
-OPEN_STATUSES = frozenset({"submitted", "dispatched", "accepted", "in_progress", "returned", "escalated", "postponed"})
+OPEN_STATUSES = frozenset(
+    {"submitted", "dispatched", "accepted", "in_progress", "returned", "escalated", "postponed", "postpone_requested"}
+)
 
 QUEUE_LABELS_ZH = {
     "grid_chief": "网格长",

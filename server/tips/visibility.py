@@ -7,40 +7,63 @@
   - anyone who chiefs or deputises that grid today, or who was excluded when it was routed,
   - anyone below the county when it went to the county discipline queue.
 A hidden tip answers 404 exactly like a missing one.
+
+The scope is the request's (`current_scope()`) unless one is passed: the workflow and the notifications ask the
+same question about an actor or a recipient outside a request with `scope_for(user)` -- the same rules, the same
+clause, never a copy of them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy import and_, exists, false, or_, select
 
 from server.accounts.assignments import current_grid_codes
 from server.errors import NotFound
 from server.extensions import db
-from server.scope import current_scope
+from server.scope import Scope, current_scope, scope_for
 from server.tips.models import Tip, TipExclusion
+from server.workflow.memo import memoized
 
 TRIAGE_ROLES = frozenset({"grid_chief", "township_staff", "county_staff", "custodian", "admin"})
 CONFLICT_ROLES = frozenset({"township_staff", "county_staff", "custodian", "admin"})
 
 
-def visible_tips(user):
-    """A SQL clause over Tip for the tips this account may see."""
+def visible_tips(user, scope: Scope | None = None):
+    """A SQL clause over Tip for the tips this account may see (in the request's scope unless one is given)."""
+    ordinary, conflicting = visible_parts(user, scope)
+    return or_(ordinary, conflicting)
+
+
+def visible_parts(user, scope: Scope | None = None):
+    """The same tips as two disjoint clauses: the ordinary tips in scope, and the conflict-of-interest tips in scope
+    this account may see. `visible_tips` is their union; counting the parts apart lets PostgreSQL count the ordinary
+    ones from an index alone (the inbox badge)."""
     if user is None or not (user.roles & TRIAGE_ROLES):
-        return false()
-    scope = current_scope()
+        return false(), false()
+    scope = current_scope() if scope is None else scope
+    in_scope = scope.filter(Tip.area_code)
+    ordinary = and_(in_scope, Tip.conflict.is_(False))
+    if not (user.roles & CONFLICT_ROLES):  # anyone who is only a grid chief never sees them
+        return ordinary, false()
     county_level = scope.everything or any(len(p) <= 6 for p in scope.prefixes)
     excluded = exists().where(TipExclusion.tip_id == Tip.id, TipExclusion.user_id == user.id)
     conflict_hidden = or_(
-        true() if not (user.roles & CONFLICT_ROLES) else false(),
-        Tip.grid_code.in_(current_grid_codes(user.id)),
+        Tip.grid_code.in_(memoized("grid_codes", user.id, lambda: current_grid_codes(user.id))),
         excluded,
         Tip.queue_kind == "county_discipline" if not county_level else false(),
     )
-    return and_(scope.filter(Tip.area_code), or_(Tip.conflict.is_(False), ~conflict_hidden))
+    return ordinary, and_(in_scope, Tip.conflict.is_(True), ~conflict_hidden)
 
 
-def get_visible_tip(user, tip_id: int) -> Tip:
-    tip = db.session.scalar(select(Tip).where(Tip.id == tip_id, visible_tips(user)))
+def get_visible_tip(user, tip_id: int, scope: Scope | None = None) -> Tip:
+    tip = db.session.scalar(select(Tip).where(Tip.id == tip_id, visible_tips(user, scope)))
     if tip is None:
         raise NotFound("tip")
     return tip
+
+
+def visible_to(user, tip_id: int, scope: Scope | None = None) -> bool:
+    """May this account (not necessarily the caller) see the tip today? For notifications, and actors outside a
+    request. `scope` must be `scope_for(user)` when given (a caller that already has it)."""
+    clause = visible_tips(user, scope if scope is not None else scope_for(user))
+    return db.session.scalar(select(Tip.id).where(Tip.id == tip_id, clause)) is not None

@@ -6,7 +6,7 @@ package-lock.json. Only the packages listed in VENDORED are served, from their d
 
 from pathlib import Path
 
-from flask import Blueprint, abort, send_from_directory
+from flask import Blueprint, abort, render_template, send_from_directory
 
 WEB_DIR = Path(__file__).resolve().parent
 NODE_MODULES = WEB_DIR / "node_modules"
@@ -20,3 +20,9 @@ def vendor(package: str, filename: str):
     if package not in VENDORED:
         abort(404)
     return send_from_directory(NODE_MODULES / package / VENDORED[package], filename, max_age=86400)
+
+
+@bp.get("/map")
+def coverage_map():
+    """The county coverage map (server/web/static/map): logs in with phone + password and calls /api/v1/coverage."""
+    return render_template("map.html")

@@ -1,0 +1,79 @@
+"""Notifications: the in-app inbox, the channels (webhooks and group robots) and the transactional outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.areas.models import utcnow
+from server.extensions import db
+
+CHANNEL_KINDS = ("webhook", "dingtalk", "wecom")
+AUDIENCES = ("general", "discipline")
+
+
+class Notification(db.Model):
+    """One in-app notification for one user. Written in the transaction of the change it reports: committed with it,
+    delivered by being committed (the inbox and the SSE stream read this table)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationChannel(db.Model):
+    """Where an area's (or one user's) notifications also go: a signed webhook, a DingTalk or a WeCom group robot.
+
+    `audience` = discipline marks a channel that only discipline officers read: conflict-of-interest tips are sent
+    to discipline channels only, never to a general one (a village's or township's group may hold the very cadre
+    the tip is about). `secret` signs webhooks and DingTalk requests; it is never logged or shown.
+    """
+
+    __tablename__ = "notification_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    audience: Mapped[str] = mapped_column(String(12), default="general")
+    url: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str | None] = mapped_column(String(200))
+    label: Mapped[str | None] = mapped_column(String(60))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:  # never the URL (robot URLs carry their token) or the secret
+        return f"<NotificationChannel {self.id} {self.kind}>"
+
+
+class OutboxDelivery(db.Model):
+    """One delivery of one notification to one channel. Its id is the delivery id receivers deduplicate on.
+
+    pending -> (claimed: lease_until, lease_token) sending -> sent | pending again (retry, backoff) | dead.
+    """
+
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True)
+    tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
