@@ -37,10 +37,10 @@ from server.households.models import Household, HouseholdLink, Visit
 from server.patrols.models import PatrolGrid
 from server.tips.models import Tip
 from server.tips.states import OPEN_STATUSES
+from server.workflow import rates
 from server.workflow.deadlines import AWAITING, HANDLING
 
 # Tips that never became a case to close: not in 应结案数.
-NOT_CASES = frozenset({"dismissed", "merged", "referred"})
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -334,18 +334,7 @@ def _tips_query(key, where: list, window: Window):
         and_(Tip.status.in_(sorted(AWAITING)), Tip.accept_due_at < now),
         and_(Tip.status.in_(sorted(AWAITING | HANDLING)), Tip.resolve_due_at < now),
     )
-    due = and_(
-        Tip.status.not_in(sorted(NOT_CASES)),
-        or_(Tip.resolve_due_at <= now, and_(Tip.closed_at.is_not(None), Tip.closed_at <= now)),
-    )
-    postponed = and_(due, Tip.postponements > 0)
-    closed_on_time = and_(
-        due,
-        Tip.postponements == 0,
-        Tip.status == "closed",
-        Tip.closed_at <= now,
-        Tip.closed_at <= Tip.resolve_due_at,
-    )
+    due, postponed, closed_on_time = rates.due(now), rates.postponed(now), rates.closed_on_time(now)
     accepted = and_(Tip.accepted_at.is_not(None), Tip.accepted_at <= now)
     accepted_on_time = and_(accepted, or_(Tip.accept_due_at.is_(None), Tip.accepted_at <= Tip.accept_due_at))
 

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from server.areas import services as areas
 from server.areas.models import Area
@@ -33,9 +33,10 @@ from server.scope import current_scope
 from server.tips.models import Tip
 from server.tips.queries import custom_plans, overdue_clause
 from server.tips.visibility import visible_tips
+from server.workflow import rates
 from server.workflow.deadlines import aware, calendar
 
-NOT_CASES = ("dismissed", "merged")
+NOT_OPENED = ("dismissed", "merged")  # not counted as opened cases (结案率)
 DEFAULT_DAYS = 30
 
 
@@ -90,7 +91,7 @@ def metrics(user, area_code: str, since: datetime | None, until: datetime | None
         )
 
     opened = select(Tip.grid_code, Tip.status, Tip.clock_started_at, Tip.accepted_at, Tip.resolved_at).where(
-        *base, Tip.clock_started_at >= since, Tip.clock_started_at < until, Tip.status.not_in(NOT_CASES)
+        *base, Tip.clock_started_at >= since, Tip.clock_started_at < until, Tip.status.not_in(NOT_OPENED)
     )
     for grid, status, started, accepted, resolved in db.session.execute(opened):
         for key in keys(grid):
@@ -102,17 +103,17 @@ def metrics(user, area_code: str, since: datetime | None, until: datetime | None
                 t.accept_hours.append(cal.working_hours_between(aware(started), aware(accepted)))
             if resolved is not None:
                 t.resolve_hours.append(cal.working_hours_between(aware(started), aware(resolved)))
-    due = select(Tip.grid_code, Tip.status, Tip.resolve_due_at, Tip.closed_at, Tip.postponements).where(
-        *base, Tip.resolve_due_at >= since, Tip.resolve_due_at < min(until, now), Tip.status.not_in(NOT_CASES)
+    due = (
+        select(Tip.grid_code, func.count(), _count(rates.postponed(now)), _count(rates.closed_on_time(now)))
+        .where(*base, Tip.resolve_due_at >= since, Tip.resolve_due_at < until, rates.due(now))
+        .group_by(Tip.grid_code)
     )
-    for grid, status, deadline, closed_at, postponements in db.session.execute(due):
+    for grid, n_due, n_postponed, n_on_time in db.session.execute(due):
         for key in keys(grid):
             t = tallies[key]
-            t.due += 1
-            if postponements:
-                t.postponed += 1
-            elif status == "closed" and closed_at is not None and aware(closed_at) <= aware(deadline):
-                t.closed_on_time += 1
+            t.due += n_due
+            t.postponed += n_postponed
+            t.closed_on_time += n_on_time
     late = select(Tip.grid_code, func.count()).where(*base, overdue_clause(now)).group_by(Tip.grid_code)
     for grid, count in db.session.execute(late):
         for key in keys(grid):
@@ -157,6 +158,10 @@ def _township_of_grids(area_code: str) -> dict[str, str]:
 
 def _names(generation_id: int) -> dict[str, str]:
     return dict(db.session.execute(select(Area.code, Area.name).where(Area.generation_id == generation_id)).all())
+
+
+def _count(clause):
+    return func.sum(case((clause, 1), else_=0))
 
 
 def _ratio(part: int, whole: int) -> float | None:
