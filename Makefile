@@ -30,12 +30,14 @@ run: setup
 	@$(FLASK) db upgrade 2>&1 | sed '/^INFO/d'
 	@$(FLASK) grids import grid_maps/demo_county.geojson --by demo --quiet
 	@$(FLASK) users demo
+	@$(FLASK) households demo
 	@echo ""
 	@echo "  Grid inspection API: http://$(HOST):$(PORT)/api/v1"
 	@echo "  API docs:            http://$(HOST):$(PORT)/api/docs"
+	@echo "  Coverage map:        http://$(HOST):$(PORT)/map"
 	@echo "  Log in with any demo phone above and the password shown (POST /api/v1/auth/login)."
 	@echo ""
-	@$(FLASK) run --host $(HOST) --port $(PORT)
+	@GRID_INPROCESS_WORKER=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 
 test: setup

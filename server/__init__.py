@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.config import INSTANCE_DIR, load_settings
 
@@ -15,6 +16,9 @@ def create_app(config: dict | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
     _configure(app, settings)
+    if settings.trusted_proxies:
+        # Behind nginx: take the client address and scheme from the proxy's headers (rate limits, audit IP hashes).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     _init_extensions(app, settings)
     _register_blueprints(app)
     _register_cli(app)

@@ -35,6 +35,7 @@ class Settings:
     snap_metres: float = 150.0
     index_check_seconds: float = 5.0
     ratelimit_storage_url: str = "memory://"
+    trusted_proxies: int = 0  # reverse proxies in front (nginx): X-Forwarded-For/-Proto are trusted from that many
     import_parent_tolerance_m: float = 1.0
     import_overlap_tolerance_m2: float = 1.0
     import_gap_tolerance_m2: float = 1.0
@@ -194,6 +195,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         snap_metres=_float("SNAP_METRES", Settings.snap_metres),
         index_check_seconds=_float("INDEX_CHECK_SECONDS", Settings.index_check_seconds),
         ratelimit_storage_url=_env("RATELIMIT_STORAGE_URL", Settings.ratelimit_storage_url),
+        trusted_proxies=_int("TRUSTED_PROXIES", Settings.trusted_proxies),
         import_parent_tolerance_m=_float("IMPORT_PARENT_TOLERANCE_M", Settings.import_parent_tolerance_m),
         import_overlap_tolerance_m2=_float("IMPORT_OVERLAP_TOLERANCE_M2", Settings.import_overlap_tolerance_m2),
         import_gap_tolerance_m2=_float("IMPORT_GAP_TOLERANCE_M2", Settings.import_gap_tolerance_m2),
