@@ -33,6 +33,7 @@ kept and the two endpoints always stay) in a local metric frame, tolerance `simp
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -80,12 +81,12 @@ class Track:
 
 def points_array(points: list) -> np.ndarray:
     """[[lon, lat, t, acc?], ...] -> (n, 4) float array; a missing or null accuracy is NaN."""
-    try:
-        arr = np.array(points, dtype=np.float64)
-        if arr.ndim == 2 and arr.shape[1] == 4:
-            return arr
-    except (TypeError, ValueError):
-        pass
+    if all(len(p) == 4 for p in points):
+        try:  # the common case, flattened: twice as fast as np.array on nested lists
+            flat = itertools.chain.from_iterable(points)
+            return np.fromiter(flat, dtype=np.float64, count=4 * len(points)).reshape(-1, 4)
+        except (TypeError, ValueError):  # a null accuracy: handled below
+            pass
     return np.array(
         [(p[0], p[1], p[2], math.nan if len(p) < 4 or p[3] is None else p[3]) for p in points], dtype=np.float64
     ).reshape(-1, 4)
