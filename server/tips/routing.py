@@ -44,7 +44,7 @@ def route_tip(lon: float, lat: float, *, conflict: bool) -> Routing:
     except Problem as problem:
         if problem.slug != "outside-all-grids":
             raise
-        return _outside_every_grid()
+        return _outside_every_grid(conflict)
     return _route(
         found.generation_id,
         found.hit.grid.code,
@@ -94,7 +94,8 @@ def _route(generation_id, grid, *, township, county, conflict, snap_distance_m=N
     return Routing(**base, queue_kind="township", queue_area_code=township)
 
 
-def _outside_every_grid() -> Routing:
+def _outside_every_grid(conflict: bool) -> Routing:
+    """No grid, so no chief: the county's queue, or the county's discipline queue for a conflict of interest."""
     generation = db.session.scalar(select(MapGeneration).where(MapGeneration.is_current.is_(True)))
     return Routing(
         generation_id=generation.id,
@@ -102,7 +103,7 @@ def _outside_every_grid() -> Routing:
         area_code=generation.county_code,
         snap_distance_m=None,
         outside_grids=True,
-        conflict=False,
-        queue_kind="county",
+        conflict=conflict,
+        queue_kind="county_discipline" if conflict else "county",
         queue_area_code=generation.county_code,
     )

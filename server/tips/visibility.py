@@ -48,11 +48,16 @@ def visible_parts(user, scope: Scope | None = None):
     county_level = scope.everything or any(len(p) <= 6 for p in scope.prefixes)
     excluded = exists().where(TipExclusion.tip_id == Tip.id, TipExclusion.user_id == user.id)
     conflict_hidden = or_(
-        Tip.grid_code.in_(memoized("grid_codes", user.id, lambda: current_grid_codes(user.id))),
+        # (a tip outside every grid has no grid_code: NULL IN (...) is NULL, which would hide it from everyone)
+        and_(Tip.grid_code.is_not(None), Tip.grid_code.in_(memoized("grid_codes", user.id, _grid_codes(user)))),
         excluded,
         Tip.queue_kind == "county_discipline" if not county_level else false(),
     )
     return ordinary, and_(in_scope, Tip.conflict.is_(True), ~conflict_hidden)
+
+
+def _grid_codes(user):
+    return lambda: current_grid_codes(user.id)
 
 
 def get_visible_tip(user, tip_id: int, scope: Scope | None = None) -> Tip:

@@ -209,3 +209,20 @@ def test_no_log_line_holds_the_text_the_coordinates_or_the_phone(client, cast, a
     assert caplog.records, "nothing was logged at all: the check would be vacuous"
     for secret in (PLANTED_TEXT, "13912345678", f"{lon:.5f}", f"{lat:.5f}", "Bearer"):
         assert secret not in text
+
+
+def test_a_conflict_tip_outside_every_grid_goes_to_the_county_discipline_queue(
+    client, cast, auth_headers, make_user, demo_areas
+):
+    # a county officer who also chiefs a grid elsewhere: the tip's missing grid must not hide it (NULL IN (...))
+    cast["county_chief"] = make_user(
+        "county_staff", demo_areas["county"], roles=["county_staff", "grid_chief"], grids=[demo_areas["other_grid"]]
+    )
+    body = payload(119.6, 28.9, implicates_official=True)  # beyond the snap distance of every grid
+    tip = post_tip(client, auth_headers(cast["member"]), body).get_json()
+    assert tip["outside_grids"] is True
+    for who in ("county", "custodian", "county_chief"):
+        seen = client.get(f"/api/v1/tips/{tip['id']}", headers=auth_headers(cast[who]))
+        assert seen.status_code == 200 and seen.get_json()["routing"]["queue"] == "county_discipline"
+    for who in ("township", "chief", "deputy"):
+        assert client.get(f"/api/v1/tips/{tip['id']}", headers=auth_headers(cast[who])).status_code == 404
