@@ -18,13 +18,15 @@ from server.extensions import db
 from tests.conftest import DEMO_MAP
 
 
-def fresh_database_url(base_url: str, tmp_path) -> str:
+def fresh_database_url(base_url: str, tmp_path, suffix: str = "live") -> str:
+    """A new empty database next to the test run's: `<test db>_<suffix>` on PostGIS, a fresh file on SpatiaLite.
+    Test modules that run side by side use different suffixes, so that none drops another's database."""
     if base_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'live.sqlite'}"
+        return f"sqlite:///{tmp_path / f'{suffix}.sqlite'}"
     import psycopg
 
     parts = urlsplit(base_url)
-    name = parts.path.lstrip("/") + "_live"
+    name = f"{parts.path.lstrip('/')}_{suffix}"
     admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -34,8 +36,10 @@ def fresh_database_url(base_url: str, tmp_path) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
 
 
-def live_app(database_url: str, photo_dir: str):
-    app = create_app({"database_url": database_url, "env": "test", "index_check_seconds": 0.0, "photo_dir": photo_dir})
+def live_app(database_url: str, photo_dir: str, **overrides):
+    """An app on that database, migrated, with the demo county imported (and any settings overridden)."""
+    config = {"database_url": database_url, "env": "test", "index_check_seconds": 0.0, "photo_dir": photo_dir}
+    app = create_app(config | overrides)
     with app.app_context():
         upgrade()
         from server.areas.importer import import_grid_map

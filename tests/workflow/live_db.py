@@ -1,22 +1,14 @@
-"""A database of its own for tests that need real commits seen by other connections, threads or processes.
-
-Like tests/live.py, with a suffix per test module (so that modules never drop each other's database) and settings
-overrides. On PostGIS: `<test db>_<suffix>`; on SpatiaLite: a fresh file.
-"""
+"""Workflow and notification tests on a database of their own (tests/live.py), seeded with the people they need."""
 
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlsplit, urlunsplit
 
-from flask_migrate import upgrade
-
-from server import create_app
 from server.accounts.assignments import assign_grid
 from server.accounts.models import User
 from server.accounts.tokens import issue_pair
 from server.extensions import db
-from tests.conftest import DEMO_MAP
+from tests import live
 
 GRID = "330899001001001"
 SIBLING = "330899001001002"
@@ -24,32 +16,11 @@ TOWNSHIP = GRID[:9]
 
 
 def fresh_database_url(base_url: str, tmp_path, suffix: str) -> str:
-    if base_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / f'{suffix}.sqlite'}"
-    import psycopg
-
-    parts = urlsplit(base_url)
-    name = f"{parts.path.lstrip('/')}_{suffix}"
-    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    with psycopg.connect(urlunsplit(("postgresql", parts.netloc, f"/{name}", "", "")), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION postgis")
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+    return live.fresh_database_url(base_url, tmp_path, suffix)
 
 
 def live_app(database_url: str, tmp_path, **overrides):
-    config = {"database_url": database_url, "env": "test", "index_check_seconds": 0.0}
-    config |= {"photo_dir": str(tmp_path / "photos")} | overrides
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        from server.areas.importer import import_grid_map
-
-        import_grid_map(DEMO_MAP.read_bytes(), source_name=DEMO_MAP.name, imported_by="tests")
-        db.session.commit()
-    return app
+    return live.live_app(database_url, str(tmp_path / "photos"), **overrides)
 
 
 def seed_people(app) -> dict[str, dict]:
