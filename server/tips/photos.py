@@ -67,3 +67,15 @@ def photos_of(tip_id: int) -> list[TipPhoto]:
 def photo_bytes(photo: TipPhoto, thumb: bool) -> bytes:
     store = store_from_settings(current_app.config["GRID"])
     return store.get(photo.thumb_sha256 if thumb else photo.sha256)
+
+
+def visible_photo(user, tip_id: int, photo_id: int) -> TipPhoto:
+    """A photo of a tip this account may see; otherwise the one 404."""
+    from server.errors import NotFound
+    from server.tips.visibility import get_visible_tip
+
+    tip = get_visible_tip(user, tip_id)
+    photo = db.session.scalar(select(TipPhoto).where(TipPhoto.id == photo_id, TipPhoto.tip_id == tip.id))
+    if photo is None:
+        raise NotFound("photo")
+    return photo

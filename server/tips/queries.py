@@ -9,10 +9,10 @@ from server.areas.models import utcnow
 from server.errors import NotFound
 from server.extensions import db
 from server.tips import receipts
-from server.tips.models import Tip, TipMessage, TipReporter
+from server.tips.models import Tip, TipEvent, TipMessage, TipReporter
 from server.tips.states import STATUS_LABELS_ZH
 from server.tips.views import iso_minute
-from server.tips.visibility import visible_parts, visible_tips
+from server.tips.visibility import get_visible_tip, visible_parts, visible_tips
 
 SORTS = {
     "submitted_at": Tip.submitted_at,
@@ -119,3 +119,21 @@ def add_message(tip: Tip, body: str, *, direction: str, author_user_id: int | No
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def my_tip(user_id: int, tip_id: int) -> Tip:
+    """One of my own (non-anonymous) tips; anything else is the one 404."""
+    query = select(Tip).join(TipReporter, TipReporter.tip_id == Tip.id)
+    tip = db.session.scalar(query.where(TipReporter.user_id == user_id, Tip.id == tip_id))
+    if tip is None:
+        raise NotFound("tip")
+    return tip
+
+
+def share_feedback(user, tip_id: int, text: str) -> Tip:
+    """Set what the reporter is told, and keep it on the tip's timeline."""
+    tip = get_visible_tip(user, tip_id)
+    tip.feedback = text
+    db.session.add(TipEvent(tip_id=tip.id, actor_user_id=user.id, action="feedback", note=text))
+    db.session.flush()
+    return tip

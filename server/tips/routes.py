@@ -8,13 +8,12 @@ from flask_smorest import Blueprint
 
 from server import idempotency
 from server.accounts.ratelimit import limiter
-from server.errors import NotFound, ProblemSchema
+from server.errors import ProblemSchema
 from server.scope import current_user, require_roles
 from server.tips import identity, queries
 from server.tips.catalogue_service import list_categories
 from server.tips.intake import Reporter, reporter_for, submit_idempotently
-from server.tips.models import TipPhoto
-from server.tips.photos import photo_bytes
+from server.tips.photos import photo_bytes, visible_photo
 from server.tips.requests import read_submission
 from server.tips.schemas import (
     CategoryListSchema,
@@ -141,10 +140,7 @@ def tip_detail(tip_id):
 @blp.alt_response(404, schema=ProblemSchema)
 def tip_photo(tip_id, photo_id):
     """A cleaned photo (no EXIF, GPS or comments), or its thumbnail with ?size=thumb."""
-    tip = get_visible_tip(current_user(), tip_id)
-    photo = TipPhoto.query.filter_by(id=photo_id, tip_id=tip.id).first()
-    if photo is None:
-        raise NotFound("photo")
+    photo = visible_photo(current_user(), tip_id, photo_id)
     thumb = request.args.get("size") == "thumb"
     return Response(
         photo_bytes(photo, thumb),
@@ -172,8 +168,7 @@ def message_reporter(args, tip_id):
 @blp.alt_response(404, schema=ProblemSchema)
 def share_feedback(args, tip_id):
     """Set the feedback text shared with the reporter."""
-    tip = get_visible_tip(current_user(), tip_id)
-    tip.feedback = args["feedback"]
+    tip = queries.share_feedback(current_user(), tip_id, args["feedback"])
     return triage_view(tip, user=current_user())
 
 
@@ -192,9 +187,7 @@ def my_tips():
 @blp.alt_response(404, schema=ProblemSchema)
 def reply_as_reporter(args, tip_id):
     """Answer the handler's question about one of my tips."""
-    tip = next((t for t in queries.my_tips(current_user().id) if t.id == tip_id), None)
-    if tip is None:
-        raise NotFound("tip")
+    tip = queries.my_tip(current_user().id, tip_id)
     queries.add_message(tip, args["body"], direction="from_reporter", author_user_id=None)
     return {"items": [queries.reporter_view(tip)]}
 

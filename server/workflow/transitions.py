@@ -87,6 +87,7 @@ ACTION_LABELS_ZH = {
     # timeline entries written by the system, not actions anyone can ask for
     "early_warning": "即将超时预警",
     "overdue": "超时提醒",
+    "feedback": "反馈举报人",
 }
 REFER_TARGETS = {"police": "公安机关", "discipline": "纪检监察机关"}
 FIELDS = ("result", "reason", "grid_code", "to", "new_deadline", "duplicate_of")

@@ -226,3 +226,10 @@ def test_a_conflict_tip_outside_every_grid_goes_to_the_county_discipline_queue(
         assert seen.status_code == 200 and seen.get_json()["routing"]["queue"] == "county_discipline"
     for who in ("township", "chief", "deputy"):
         assert client.get(f"/api/v1/tips/{tip['id']}", headers=auth_headers(cast[who])).status_code == 404
+
+
+def test_feedback_shared_with_the_reporter_is_on_the_timeline(client, cast, auth_headers, demo_areas):
+    tip = post_tip(client, auth_headers(cast["member"]), payload(*grid_point(demo_areas["grid"]))).get_json()
+    client.put(f"/api/v1/tips/{tip['id']}/feedback", headers=auth_headers(cast["chief"]), json={"feedback": "已查处"})
+    view = client.get(f"/api/v1/tips/{tip['id']}", headers=auth_headers(cast["township"])).get_json()
+    assert [(e["action"], e["note"]) for e in view["timeline"] if e["action"] == "feedback"] == [("feedback", "已查处")]
