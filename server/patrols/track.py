@@ -81,7 +81,7 @@ class Track:
 
 def points_array(points: list) -> np.ndarray:
     """[[lon, lat, t, acc?], ...] -> (n, 4) float array; a missing or null accuracy is NaN."""
-    if all(len(p) == 4 for p in points):
+    if set(map(len, points)) == {4}:
         try:  # the common case, flattened: twice as fast as np.array on nested lists
             flat = itertools.chain.from_iterable(points)
             return np.fromiter(flat, dtype=np.float64, count=4 * len(points)).reshape(-1, 4)
