@@ -42,6 +42,10 @@ ACTIONS = frozenset(
         "reveal_approved",
         "reveal_denied",
         "reporter_identity_read",
+        "household_personal_data_read",
+        "households_linked",
+        "households_unlinked",
+        "links_rebalanced",
         "grid_assigned",
     }
 )

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.accounts.models import User, UserRole
 from server.areas import services as areas
+from server.audit import record
 from server.errors import NotFound, Problem
 from server.extensions import db
 from server.geo.metric import METRES_PER_DEGREE
@@ -100,6 +101,8 @@ def link_households(member_id: int, household_ids: list[int], *, primary: bool, 
     for _, hid in new:
         db.session.add(HouseholdLink(household_id=hid, member_id=member.id, is_primary=primary, linked_by=actor.id))
     _flush_links()
+    if new:
+        record("households_linked", "user", member.id, households=[hid for _, hid in new], primary=primary)
     return {
         "member_id": member.id,
         "linked": [hid for _, hid in new],
@@ -140,6 +143,7 @@ def unlink_households(member_id: int, household_ids: list[int], *, scope: Scope)
     for link in found.values():
         db.session.delete(link)
     db.session.flush()
+    record("households_unlinked", "user", member.id, households=ids)
     return {"member_id": member.id, "unlinked": ids, "links": link_count(member.id), "limit": settings().link_limit}
 
 
@@ -172,6 +176,7 @@ def rebalance(area_code: str, *, dry_run: bool, actor: User, scope: Scope) -> di
             link.linked_by = actor.id
             db.session.add(link)
         _flush_links()
+        record("links_rebalanced", "area", area_code, links=len(proposals))
     return {
         "area_code": area_code,
         "dry_run": dry_run,

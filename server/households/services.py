@@ -13,6 +13,7 @@ from server.accounts.models import User
 from server.accounts.phones import is_valid_phone, normalize_phone
 from server.areas import services as areas
 from server.areas.index_cache import current_index
+from server.audit import record
 from server.errors import NotFound, Problem
 from server.extensions import db
 from server.households.locations import lonlat, point_input
@@ -243,6 +244,8 @@ def list_views(rows, *, now: datetime) -> list[dict]:
 def detail_view(household: Household, viewer, *, now: datetime) -> dict:
     links = links_of([household.id]).get(household.id, [])
     full = may_see_personal(viewer, household.grid_code, [link.member_id for link, _ in links])
+    if full:  # a person's name and phone leave the system: on the record
+        record("household_personal_data_read", "household", household.id)
     body = household_view(household, links, full=full, now=now, target_days=settings().visit_target_days)
     body["members"] = [{"id": link.member_id, "name": name, "primary": link.is_primary} for link, name in links]
     body["source"] = {
