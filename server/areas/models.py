@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.extensions import db
+from server.timestamps import UTCDateTime, utcnow  # noqa: F401 - utcnow is imported from here too
 
 LEVELS = ("county", "township", "village", "grid")
 LEVEL_LABELS_ZH = {"county": "县", "township": "乡镇/街道", "village": "村/社区", "grid": "网格"}
 PARENT_LEVEL = {"township": "county", "village": "township", "grid": "village"}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class MapGeneration(db.Model):
@@ -39,7 +36,7 @@ class MapGeneration(db.Model):
     source_sha256: Mapped[str] = mapped_column(String(64), index=True)
     source_datum: Mapped[str] = mapped_column(String(8))
     imported_by: Mapped[str] = mapped_column(String(120))
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     counts: Mapped[dict] = mapped_column(JSON)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 

@@ -43,13 +43,6 @@ from server.workflow.deadlines import AWAITING, HANDLING
 # Tips that never became a case to close: not in 应结案数.
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands timezone columns back naive (stored as UTC): make every time UTC-aware."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class Window:
     now: datetime  # the moment 'open' and 'overdue' are judged at (the end of the range, if earlier)
@@ -71,7 +64,7 @@ class Window:
         patrol_days: int = 7,
         tz: str = "Asia/Shanghai",
     ) -> Window:
-        now = as_utc(now)
+        now = now.astimezone(UTC)
         zone = ZoneInfo(tz)
         start = datetime.combine(since, time(0), zone).astimezone(UTC) if since else None
         end = datetime.combine(until + timedelta(days=1), time(0), zone).astimezone(UTC) if until else None
@@ -246,7 +239,6 @@ def activity_counts(tree: Hierarchy, root: str, window: Window) -> dict[str, Cou
         target.patrolled_grids = 1
     for grid, last in db.session.execute(_last_patrol_query(root, window)):
         target = counts.get(tree.owner(grid))
-        last = as_utc(last)
         if target is not None and (target.last_patrol_at is None or last > target.last_patrol_at):
             target.last_patrol_at = last
     return counts
@@ -311,9 +303,9 @@ def tip_counts(tree: Hierarchy, root: str, window: Window, visible) -> dict[str,
         *where, Tip.accepted_at.is_not(None), Tip.accepted_at <= window.now
     )
     for code, started, dispatched, accepted_at in db.session.execute(accepted):
-        owner, start = tree.owner(code), as_utc(started or dispatched)
+        owner, start = tree.owner(code), started or dispatched
         if owner is not None and start is not None:
-            counts.setdefault(owner, Counts()).accept_seconds.append((as_utc(accepted_at) - start).total_seconds())
+            counts.setdefault(owner, Counts()).accept_seconds.append((accepted_at - start).total_seconds())
     return counts
 
 

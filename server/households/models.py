@@ -13,13 +13,12 @@ way in and read back as UTC-aware, which makes SQL comparisons agree on both bac
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -30,29 +29,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
 
 from server.areas.models import utcnow
 from server.extensions import db
-
-
-class UTCDateTime(TypeDecorator):
-    """A timezone-aware datetime stored as UTC on both backends; naive values are refused (a bug in the caller)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("UTCDateTime needs a timezone-aware datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from server.timestamps import UTCDateTime
 
 
 class Household(db.Model):

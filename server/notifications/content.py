@@ -54,7 +54,7 @@ def render(tip: Tip, kind: str) -> dict:
         "tip_id": tip.id,
         "category_zh": category.label_zh,
         "grid": grid,
-        "deadline": _aware(deadline).isoformat() if deadline is not None else None,
+        "deadline": deadline.isoformat() if deadline is not None else None,
         "deadline_kind": "accept" if awaiting else "resolve",
         "deadline_local": local,
     }
@@ -84,11 +84,5 @@ def _grid(tip: Tip) -> dict | None:
     return {"code": tip.grid_code, "name": db.session.scalar(query)}
 
 
-def _aware(value):
-    from server.workflow.deadlines import aware
-
-    return aware(value)
-
-
 def _local(value, tz) -> str:
-    return _aware(value).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")

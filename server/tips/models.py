@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.areas.models import utcnow
 from server.extensions import db
+from server.timestamps import UTCDateTime
 
 
 class TipCategory(db.Model):
@@ -39,9 +40,9 @@ class Tip(db.Model):
     category_code: Mapped[str] = mapped_column(ForeignKey("tip_categories.code"))
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Where: canonical WGS-84 point, plus exactly what the phone sent.
     location = mapped_column(Geometry("POINT", srid=4326, spatial_index=True, nullable=False))
     source_datum: Mapped[str] = mapped_column(String(8))
@@ -67,18 +68,18 @@ class Tip(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The workflow (server/workflow, migration 0005). `dispatched_at` is the latest (re)dispatch, which starts the
     # accept clock; `clock_started_at` is the first dispatch, which starts the resolve clock and the metrics.
-    clock_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    accept_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the escalation job must look at the tip next (early warning, accept deadline, resolve deadline); NULL: never.
-    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)  # the queue's level: 0 grid, 1 township, 2 county
     warned_level: Mapped[int | None] = mapped_column(Integer)  # the level whose early warning went out
     overdue_notified: Mapped[bool] = mapped_column(Boolean, default=False)
-    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str | None] = mapped_column(Text)
     referred_to: Mapped[str | None] = mapped_column(String(12))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"))
@@ -120,8 +121,8 @@ class TipPhoto(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     # Private corroboration, never shown to chiefs: how far the photo's EXIF position was from the tip.
     exif_distance_m: Mapped[float | None] = mapped_column(Float)
-    exif_taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    exif_taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TipLink(db.Model):
@@ -144,7 +145,7 @@ class TipMessage(db.Model):
     direction: Mapped[str] = mapped_column(String(14))  # to_reporter | from_reporter
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RevealRequest(db.Model):
@@ -158,9 +159,9 @@ class RevealRequest(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | approved | denied
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(Text)
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TipEvent(db.Model):
@@ -170,7 +171,7 @@ class TipEvent(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(24))
     from_status: Mapped[str | None] = mapped_column(String(20))

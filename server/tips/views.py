@@ -3,8 +3,6 @@ Never in any view: the reporter's identity, device hashes, IPs, app versions or 
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from flask import url_for
 from sqlalchemy import func, select
 
@@ -16,14 +14,9 @@ from server.tips.photos import photos_of
 from server.tips.states import QUEUE_LABELS_ZH, STATUS_LABELS_ZH
 
 
-def as_utc(value):
-    """SQLite hands back naive datetimes; everything is stored in UTC, so say so."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def iso_minute(value) -> str | None:
     """Timestamps to the minute: handlers never get the second a reporter pressed 'send'."""
-    return as_utc(value).replace(second=0, microsecond=0).isoformat() if value else None
+    return value.replace(second=0, microsecond=0).isoformat() if value else None
 
 
 def photo_ref(tip_id: int, photo: TipPhoto) -> dict:

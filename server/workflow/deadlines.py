@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app
 
@@ -37,11 +37,6 @@ LEVEL_LABELS_ZH = {0: "网格", 1: "乡镇(街道)", 2: "县级"}
 
 def calendar(settings=None) -> WorkCalendar:
     return calendar_from_settings(settings or current_app.config["GRID"])
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
 
 
 def accept_clock(settings, category, start: datetime) -> dict:
@@ -91,7 +86,7 @@ def next_check(state: Mapping) -> datetime | None:
 
 def overdue_flags(tip, now: datetime) -> dict:
     """Accept overdue while it waits to be accepted; resolve overdue while it is being handled."""
-    accept_due, resolve_due = aware(tip.accept_due_at), aware(tip.resolve_due_at)
+    accept_due, resolve_due = tip.accept_due_at, tip.resolve_due_at
     accept_overdue = tip.status in AWAITING and accept_due is not None and now > accept_due
     resolve_overdue = tip.status in (AWAITING | HANDLING) and resolve_due is not None and now > resolve_due
     return {"accept_overdue": accept_overdue, "resolve_overdue": resolve_overdue}
@@ -99,4 +94,4 @@ def overdue_flags(tip, now: datetime) -> dict:
 
 def current_deadline(tip) -> datetime | None:
     """The deadline that matters now: accepting while it waits, resolving afterwards."""
-    return aware(tip.accept_due_at if tip.status in AWAITING else tip.resolve_due_at)
+    return tip.accept_due_at if tip.status in AWAITING else tip.resolve_due_at

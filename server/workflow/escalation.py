@@ -30,7 +30,7 @@ from server.errors import Problem
 from server.extensions import db
 from server.tips.models import Tip
 from server.workflow import deadlines
-from server.workflow.deadlines import AWAITING, HANDLING, TOP_LEVEL, aware
+from server.workflow.deadlines import AWAITING, HANDLING, TOP_LEVEL
 from server.workflow.memo import run_memo
 from server.workflow.services import Plan, apply, category_of, upper_queue
 
@@ -89,12 +89,12 @@ def _load(ids: list[int]) -> list[Tip]:
 def check_tip(tip_id: int, now: datetime) -> str:
     """Take the one step due for this tip now; returns its name ('none' when nothing is due any more)."""
     tip = db.session.get(Tip, tip_id)  # loaded (and locked on PostgreSQL) with its batch
-    if tip is None or tip.next_check_at is None or aware(tip.next_check_at) > now:
+    if tip is None or tip.next_check_at is None or tip.next_check_at > now:
         return "none"
     settings = current_app.config["GRID"]
     category = category_of(tip)
     step, values, event, notify = _step(tip, category, settings, now)
-    state = {c: aware(getattr(tip, c)) for c in ("accept_due_at", "resolve_due_at", "warn_at")}
+    state = {c: getattr(tip, c) for c in ("accept_due_at", "resolve_due_at", "warn_at")}
     state |= {"status": tip.status, "warned_level": tip.warned_level, "escalation_level": tip.escalation_level}
     state |= {"overdue_notified": tip.overdue_notified}
     values["next_check_at"] = deadlines.next_check(state | values)
@@ -105,18 +105,18 @@ def check_tip(tip_id: int, now: datetime) -> str:
 def _step(tip: Tip, category, settings, now: datetime):
     level = tip.escalation_level
     if tip.status in AWAITING:
-        if now >= aware(tip.accept_due_at):
+        if now >= tip.accept_due_at:
             if level < TOP_LEVEL:
                 return _escalate(tip, category, settings, now)
-            details = {"deadline": aware(tip.accept_due_at).isoformat(), "kind": "accept"}
+            details = {"deadline": tip.accept_due_at.isoformat(), "kind": "accept"}
             event = _event(tip, "overdue", tip.status, details, now)
             return "accept_overdue", {"overdue_notified": True}, event, ("accept_overdue", "queue")
-        if tip.warn_at is not None and now >= aware(tip.warn_at) and tip.warned_level != level:
-            details = {"deadline": aware(tip.accept_due_at).isoformat(), "level": level}
+        if tip.warn_at is not None and now >= tip.warn_at and tip.warned_level != level:
+            details = {"deadline": tip.accept_due_at.isoformat(), "level": level}
             event = _event(tip, "early_warning", tip.status, details, now)
             return "early_warning", {"warned_level": level}, event, ("early_warning", "queue")
-    elif tip.status in HANDLING and not tip.overdue_notified and now >= aware(tip.resolve_due_at):
-        details = {"deadline": aware(tip.resolve_due_at).isoformat(), "kind": "resolve"}
+    elif tip.status in HANDLING and not tip.overdue_notified and now >= tip.resolve_due_at:
+        details = {"deadline": tip.resolve_due_at.isoformat(), "kind": "resolve"}
         event = _event(tip, "overdue", tip.status, details, now)
         return "resolve_overdue", {"overdue_notified": True}, event, ("resolve_overdue", "queue")
     return "none", {}, None, None
@@ -133,7 +133,7 @@ def _escalate(tip: Tip, category, settings, now: datetime):
     }
     values |= deadlines.accept_clock(settings, category, now)
     details = {"automatic": True, "from_queue": tip.queue_kind, "to_queue": kind}
-    details |= {"missed_deadline": aware(tip.accept_due_at).isoformat()}
+    details |= {"missed_deadline": tip.accept_due_at.isoformat()}
     event = _event(tip, "escalate", "escalated", details, now)
     return "escalated", values, event, ("escalated", "queue")
 

@@ -34,7 +34,7 @@ from server.tips.models import Tip
 from server.tips.queries import custom_plans, overdue_clause
 from server.tips.visibility import visible_tips
 from server.workflow import rates
-from server.workflow.deadlines import aware, calendar
+from server.workflow.deadlines import calendar
 
 NOT_OPENED = ("dismissed", "merged")  # not counted as opened cases (结案率)
 DEFAULT_DAYS = 30
@@ -100,9 +100,9 @@ def metrics(user, area_code: str, since: datetime | None, until: datetime | None
             t.closed += status == "closed"
             t.by_status[status] += 1
             if accepted is not None:
-                t.accept_hours.append(cal.working_hours_between(aware(started), aware(accepted)))
+                t.accept_hours.append(cal.working_hours_between(started, accepted))
             if resolved is not None:
-                t.resolve_hours.append(cal.working_hours_between(aware(started), aware(resolved)))
+                t.resolve_hours.append(cal.working_hours_between(started, resolved))
     due = (
         select(Tip.grid_code, func.count(), _count(rates.postponed(now)), _count(rates.closed_on_time(now)))
         .where(*base, Tip.resolve_due_at >= since, Tip.resolve_due_at < until, rates.due(now))

@@ -30,7 +30,7 @@ from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion
 from server.tips.visibility import get_visible_tip, visible_tips
 from server.workflow import deadlines, memo
 from server.workflow.actors import relations
-from server.workflow.deadlines import QUEUE_LEVELS, TOP_LEVEL, aware
+from server.workflow.deadlines import QUEUE_LEVELS, TOP_LEVEL
 from server.workflow.memo import memoized
 from server.workflow.transitions import ACTIONS, REFER_TARGETS, Transition, actions_from, transition
 
@@ -290,8 +290,8 @@ def _refer(move: Move):
 
 
 def _request_postpone(move: Move):
-    tip, new = move.tip, aware(move.fields["new_deadline"])
-    current = aware(tip.resolve_due_at)
+    tip, new = move.tip, move.fields["new_deadline"]
+    current = tip.resolve_due_at
     if new <= move.now or (current is not None and new <= current):
         raise _invalid("new_deadline", "Must be later than now and than the current resolve deadline.")
     request = {"new_deadline": new.isoformat(), "reason": move.fields["reason"], "by": move.actor.id}
@@ -302,7 +302,7 @@ def _request_postpone(move: Move):
 def _approve_postpone(move: Move):
     tip = move.tip
     request = tip.postpone_request or {}
-    new = aware(move.fields.get("new_deadline")) or datetime.fromisoformat(request["new_deadline"])
+    new = move.fields.get("new_deadline") or datetime.fromisoformat(request["new_deadline"])
     if new <= move.now:
         raise _invalid("new_deadline", "Must be later than now.")
     values = {"resolve_due_at": new, "postponements": tip.postponements + 1, "postpone_request": None}
@@ -425,4 +425,4 @@ STATE_COLUMNS = (
 
 
 def _state(tip: Tip) -> dict:
-    return {name: aware(v) if isinstance(v, datetime) else v for name in STATE_COLUMNS for v in [getattr(tip, name)]}
+    return {name: getattr(tip, name) for name in STATE_COLUMNS}

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.notifications.models import Notification
 from server.tips.models import Tip
-from server.workflow.deadlines import aware
 from server.workflow.escalation import run_escalation
 from tests.workflow.helpers import act, events, file_tip, restart_clock, utc
 
@@ -37,19 +36,10 @@ def inbox_kinds(user) -> list[str]:
     return list(db.session.scalars(query))
 
 
-class Row:
-    """A tip's columns with datetimes made aware (SQLite hands back naive UTC)."""
-
-    def __init__(self, tip: Tip):
-        self._tip = tip
-
-    def __getattr__(self, name):
-        return aware(getattr(self._tip, name))
-
-
-def tip_row(tip_id) -> Row:
+def tip_row(tip_id) -> Tip:
+    """The tip as the database has it now (its timestamps come back UTC-aware on both backends)."""
     db.session.expire_all()
-    return Row(db.session.get(Tip, tip_id))
+    return db.session.get(Tip, tip_id)
 
 
 def test_the_ladder_from_chief_to_township_to_county(new_year, client, cast, headers, demo_areas):
