@@ -16,28 +16,15 @@ import argparse
 import io
 import random
 import statistics
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
-from scripts.bench.common import ROOT, synthetic_map, table
+from scripts.bench.common import ROOT, postgis_url, synthetic_map, table
 from server import create_app
 from server.extensions import db
 
 DEMO_MAP = ROOT / "grid_maps" / "demo_county.geojson"
 NOW = datetime.now(UTC)
-
-
-def database(name: str) -> str:
-    """A fresh PostGIS database of this benchmark's own (never the test suite's)."""
-    out = subprocess.run(
-        [str(ROOT / "scripts/dev/ensure_postgis.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"GRID_TEST_PG_DB": name, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 def prepare(url: str, map_path):
@@ -352,7 +339,7 @@ def main() -> None:
         ("demo county (474 grids)", "grid_c_bench_demo", DEMO_MAP),
         (f"synthetic county ({args.grids} grids)", "grid_c_bench_synth", synthetic_map(args.grids)),
     ):
-        app = prepare(database(name), path)
+        app = prepare(postgis_url(name), path)
         with app.app_context():
             started = time.perf_counter()
             counts = synthesise(args.households)

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scripts.bench.common import ROOT, table
+from scripts.bench.common import ROOT, postgis_url, table
 from server import create_app
 from server.extensions import db
 
@@ -79,16 +77,9 @@ COLUMNS = [
 ]
 
 
-def postgis_url(name: str = BENCH_DB) -> str:
-    env = os.environ | {"GRID_TEST_PG_DB": name}
-    script = ROOT / "scripts/dev/ensure_postgis.sh"
-    out = subprocess.run([str(script)], capture_output=True, text=True, check=True, env=env)
-    return out.stdout.strip().splitlines()[-1]
-
-
 def build(backend: str, n_tips: int, *, open_only: bool = False, due: int = 0, seed: int = 7):
     """A fresh database with the demo county, staff accounts and `n_tips` bulk tips. Returns (app, people)."""
-    url = postgis_url() if backend == "postgis" else f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite'}"
+    url = postgis_url(BENCH_DB) if backend == "postgis" else f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite'}"
     app = create_app({"database_url": url, "env": "test", "index_check_seconds": 3600})
     with app.app_context():
         from flask_migrate import upgrade

@@ -18,8 +18,8 @@ import time
 
 import mapbox_vector_tile
 
-from scripts.bench.bench_coverage import database, prepare, staff_headers, synthesise
-from scripts.bench.common import synthetic_map, table
+from scripts.bench.bench_coverage import prepare, staff_headers, synthesise
+from scripts.bench.common import postgis_url, synthetic_map, table
 from server.extensions import db
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--zoom", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    app = prepare(database("grid_c_bench_tiles"), synthetic_map(args.grids))
+    app = prepare(postgis_url("grid_c_bench_tiles"), synthetic_map(args.grids))
     with app.app_context():
         print(synthesise(args.households), flush=True)
         county = db.session.execute(db.text("SELECT county_code FROM map_generations WHERE is_current")).scalar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -22,8 +23,11 @@ def median_us(fn, repeat: int) -> float:
     return statistics.median(samples)
 
 
-def postgis_url() -> str:
-    out = subprocess.run([str(ROOT / "scripts/dev/ensure_postgis.sh")], capture_output=True, text=True, check=True)
+def postgis_url(name: str | None = None) -> str:
+    """A fresh PostGIS database (dropped and recreated): `name`, else $GRID_TEST_PG_DB, else the test suite's."""
+    env = os.environ | ({"GRID_TEST_PG_DB": name} if name else {})
+    script = ROOT / "scripts/dev/ensure_postgis.sh"
+    out = subprocess.run([str(script)], capture_output=True, text=True, check=True, env=env)
     return out.stdout.strip().splitlines()[-1]
 
 
