@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, request, url_for
+from flask import current_app
 from flask_smorest import Blueprint
 
 from server.accounts.assignments import responsible_for_grid
@@ -27,7 +27,7 @@ from server.areas.schemas import (
     LocateResultSchema,
 )
 from server.errors import ProblemSchema
-from server.geo.geojson import area_feature, area_properties, feature_collection, geometry_of
+from server.geo.geojson import area_feature, area_properties, feature_collection, geometry_of, page_links
 from server.scope import optional_user
 
 blp = Blueprint("areas", __name__, url_prefix="/api/v1", description="Areas and grids (区划与网格)")
@@ -67,21 +67,12 @@ def get_children(args, code):
 def list_grids(args):
     """Grids of the current map as GeoJSON, filtered by bbox and/or an ancestor area, paged by code."""
     rows, total = services.list_grids(args["bbox"], args["within"], args["limit"], args["offset"])
-    body = feature_collection([area_feature(r) for r in rows], total=total, links=_page_links(args, total))
+    body = feature_collection(
+        [area_feature(r) for r in rows],
+        total=total,
+        links=page_links("areas.list_grids", limit=args["limit"], offset=args["offset"], total=total),
+    )
     return current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/geo+json")
-
-
-def _page_links(args: dict, total: int) -> list[dict]:
-    limit, offset = args["limit"], args["offset"]
-    query = {k: v for k, v in request.args.items() if k not in ("limit", "offset")}
-    links = [{"rel": "self", "href": request.full_path.rstrip("?"), "type": "application/geo+json"}]
-    if offset + limit < total:
-        href = url_for("areas.list_grids", **query, limit=limit, offset=offset + limit)
-        links.append({"rel": "next", "href": href, "type": "application/geo+json"})
-    if offset > 0:
-        href = url_for("areas.list_grids", **query, limit=limit, offset=max(offset - limit, 0))
-        links.append({"rel": "prev", "href": href, "type": "application/geo+json"})
-    return links
 
 
 @blp.route("/grids/locate")

@@ -8,8 +8,6 @@ deputise. Members and volunteers do not (403). Tips appear only as counts, and o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import marshmallow as ma
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, json, request
@@ -20,13 +18,12 @@ from server.coverage import exports, services, tiles
 from server.coverage.fields import definitions
 from server.coverage.schemas import CoverageQuery, CoverageSchema, MemberListSchema, MetaSchema, RangeQuery
 from server.errors import NotFound, Problem, ProblemSchema
-from server.scope import current_scope, current_user, require_roles
-from server.tips.visibility import visible_tips
+from server.scope import current_scope, require_roles
+from server.timestamps import utcnow
 
 blp = Blueprint(
     "coverage", __name__, url_prefix="/api/v1", description="Coverage (覆盖情况): indicators, indices, exports"
 )
-COVERAGE_ROLES = ("admin", "county_staff", "township_staff", "custodian", "grid_chief")
 ALT_CONTENT = {
     "responses": {
         "200": {
@@ -39,17 +36,8 @@ ALT_CONTENT = {
 }
 
 
-def viewer() -> services.Viewer:
-    user, scope = current_user(), current_scope()
-    return services.Viewer(scope, (user.id, scope.everything, scope.prefixes), visible_tips(user))
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @blp.route("/coverage/meta")
-@require_roles(*COVERAGE_ROLES)
+@require_roles(*services.COVERAGE_ROLES)
 @blp.response(200, MetaSchema)
 def meta():
     """Indicator names and labels, the index formula, weights and thresholds, windows, the optional basemap."""
@@ -72,14 +60,14 @@ def meta():
 
 
 @blp.route("/coverage/<area_code>")
-@require_roles(*COVERAGE_ROLES)
+@require_roles(*services.COVERAGE_ROLES)
 @blp.arguments(CoverageQuery, location="query")
 @blp.response(200, CoverageSchema)
 @blp.doc(**ALT_CONTENT)
 @blp.alt_response(404, schema=ProblemSchema, description="No such area, or outside your scope (the same answer).")
 def area_coverage(args, area_code):
     """An area's children with their indicators, and the area's totals; ?format=geojson or csv to export."""
-    cov = services.area_coverage(area_code, viewer(), utcnow(), args["since"], args["until"])
+    cov = services.area_coverage(area_code, services.current_viewer(), utcnow(), args["since"], args["until"])
     child_level = services.CHILD_LEVEL.get(cov.tree.nodes[area_code].level)
     items = [cov.row(code) for code in cov.children()]
     total = cov.row(area_code)
@@ -116,7 +104,9 @@ def area_coverage(args, area_code):
 @blp.alt_response(404, schema=ProblemSchema, description="No such area, or outside your scope (the same answer).")
 def members(args, area_code):
     """先锋指数: the members whose home area is under this area, with their links, visits and patrols."""
-    node, window, rows = services.member_rows(area_code, viewer(), utcnow(), args["since"], args["until"])
+    node, window, rows = services.member_rows(
+        area_code, services.current_viewer(), utcnow(), args["since"], args["until"]
+    )
     return {"area": node.ref(), "window": window.as_dict(), "items": rows}
 
 
@@ -137,13 +127,13 @@ def range_args() -> dict:
 
 
 @tiles_bp.get("/tiles/grids/<int:z>/<int:x>/<int:y>.mvt")
-@require_roles(*COVERAGE_ROLES)
+@require_roles(*services.COVERAGE_ROLES)
 def grid_tile(z: int, x: int, y: int):
     """One vector tile (layer `grids`, extent 4096) of the grids in the caller's scope, indicators as attributes."""
     if not (z <= MAX_ZOOM and x < (1 << z) and y < (1 << z)):
         raise NotFound("tile")
     args = range_args()
-    tree, rows = services.area_rows(viewer(), utcnow(), args["since"], args["until"])
+    tree, rows = services.area_rows(services.current_viewer(), utcnow(), args["since"], args["until"])
     codes = tiles.grid_codes_in_tile(tree.generation_id, z, x, y)
     data = tiles.encode(tree.generation_id, z, x, y, [rows[c] for c in codes if c in rows])
     ttl = int(current_app.config["GRID"].coverage_cache_seconds)

@@ -35,7 +35,7 @@ from server.errors import NotFound
 from server.extensions import db
 from server.households.models import HouseholdLink, Visit
 from server.patrols.models import Patrol
-from server.scope import Scope
+from server.scope import Scope, current_scope, current_user
 
 CHILD_LEVEL = {"county": "township", "township": "village", "village": "grid"}
 
@@ -86,6 +86,17 @@ class Viewer:
     scope: Scope
     key: tuple
     visible_tips: object  # a SQL clause over Tip (server.tips.visibility.visible_tips)
+
+
+COVERAGE_ROLES = ("admin", "county_staff", "township_staff", "custodian", "grid_chief")
+
+
+def current_viewer() -> Viewer:
+    """The request's account as a coverage viewer: its scope, a cache key, and the tips it may count."""
+    from server.tips.visibility import visible_tips
+
+    user, scope = current_user(), current_scope()
+    return Viewer(scope, (user.id, scope.everything, scope.prefixes), visible_tips(user))
 
 
 @dataclass

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, json, request, url_for
 
 from server.areas.services import resolve_generation
-from server.coverage import routes as coverage_routes
 from server.coverage import services as coverage
 from server.errors import NotFound, Problem
-from server.geo.geojson import area_feature
+from server.geo.geojson import area_feature, page_links
 from server.ogc import features
 from server.ogc.openapi import document
 from server.scope import optional_user
+from server.timestamps import utcnow
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -58,9 +58,9 @@ def _collection(collection_id: str) -> features.Collection:
 def _viewer():
     """A coverage viewer (scope + indicators) when a token of a coverage role was sent; None: the public view."""
     user = optional_user()
-    if user is None or not (user.roles & set(coverage_routes.COVERAGE_ROLES)):
+    if user is None or not (user.roles & set(coverage.COVERAGE_ROLES)):
         return None
-    return coverage_routes.viewer()
+    return coverage.current_viewer()
 
 
 @bp.get("")
@@ -171,39 +171,10 @@ def items(collection_id: str):
     generation = resolve_generation(None)
     rows = None
     if viewer is not None:
-        _, rows = coverage.area_rows(viewer, coverage_routes.utcnow())
+        _, rows = coverage.area_rows(viewer, utcnow())
     areas, total = features.items(generation, c.level, viewer.scope if viewer else None, bbox, limit, offset)
-    keep = {k: v for k, v in request.args.items() if k not in ("limit", "offset")}
-    links = [
-        _link("ogc.items", "self", GEOJSON, "This page", collection_id=c.id, limit=limit, offset=offset, **keep),
-        _link("ogc.collection", "collection", JSON, c.title, collection_id=c.id),
-    ]
-    if offset + limit < total:
-        links.append(
-            _link(
-                "ogc.items",
-                "next",
-                GEOJSON,
-                "Next page",
-                collection_id=c.id,
-                limit=limit,
-                offset=offset + limit,
-                **keep,
-            )
-        )
-    if offset > 0:
-        links.append(
-            _link(
-                "ogc.items",
-                "prev",
-                GEOJSON,
-                "Previous page",
-                collection_id=c.id,
-                limit=limit,
-                offset=max(offset - limit, 0),
-                **keep,
-            )
-        )
+    links = page_links("ogc.items", limit=limit, offset=offset, total=total, external=True, collection_id=c.id)
+    links.insert(1, _link("ogc.collection", "collection", JSON, c.title, collection_id=c.id))
     body = {
         "type": "FeatureCollection",
         "features": [_feature(a, rows) for a in areas],
@@ -223,7 +194,7 @@ def feature(collection_id: str, feature_id: str):
     area = features.item(resolve_generation(None), c.level, feature_id)
     if area is None or (viewer is not None and not viewer.scope.allows(area.code)):
         raise NotFound("feature")
-    rows = coverage.area_rows(viewer, coverage_routes.utcnow())[1] if viewer is not None else None
+    rows = coverage.area_rows(viewer, utcnow())[1] if viewer is not None else None
     body = _feature(area, rows)
     body["links"] = [
         _link("ogc.feature", "self", GEOJSON, collection_id=c.id, feature_id=area.code),
