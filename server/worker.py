@@ -1,4 +1,5 @@
-"""The background worker: drains the notification outbox and runs the escalation job every minute.
+"""The background worker: follows up new tips (related links, queue notifications), drains the notification
+outbox and runs the escalation job every minute.
 
 - `flask worker` runs it in the foreground until SIGTERM or SIGINT. A signal lets the current delivery finish
   (at most GRID_NOTIFY_TIMEOUT_SECONDS) and then the loop exits; anything claimed but not recorded goes back to
@@ -43,12 +44,21 @@ class Worker:
         log.info("worker stopped")
 
     def tick(self) -> bool:
-        """One round: deliver what is due, and escalate when a minute has passed. True when it delivered something."""
+        """One round: follow up new tips, deliver what is due, and escalate when a minute has passed. True when it
+        did something (so that the loop goes round again at once)."""
+        followed = self._guarded(self._follow_up)
         delivered = self._guarded(self._deliver)
         if self.escalate and time.monotonic() >= self._next_escalation:
             self._next_escalation = time.monotonic() + self.app.config["GRID"].escalation_interval_seconds
             self._guarded(self._escalate)
-        return bool(delivered)
+        return bool(followed or delivered)
+
+    def _follow_up(self) -> int:
+        from server.tips.followups import run_followups
+
+        done = run_followups(self.batch)
+        db.session.commit()
+        return done
 
     def _deliver(self) -> int:
         from server.notifications.delivery import deliver_pending
@@ -103,12 +113,12 @@ def should_start_inprocess(settings) -> bool:
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="One round (deliver, escalate) and exit.")
-@click.option("--no-escalation", is_flag=True, help="Only deliver notifications.")
-@click.option("--batch", default=50, show_default=True, help="Deliveries claimed per round.")
+@click.option("--once", is_flag=True, help="One round (follow up, deliver, escalate) and exit.")
+@click.option("--no-escalation", is_flag=True, help="Follow up and deliver only.")
+@click.option("--batch", default=50, show_default=True, help="Tips followed up and deliveries claimed per round.")
 @with_appcontext
 def worker_command(once: bool, no_escalation: bool, batch: int) -> None:
-    """Deliver notifications and run the escalation job every minute, until SIGTERM/SIGINT."""
+    """Follow up new tips, deliver notifications and run the escalation job every minute, until SIGTERM/SIGINT."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     worker = Worker(app, escalate=not no_escalation, batch=batch)
 

@@ -18,15 +18,22 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from flask import Flask, current_app
-from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
-from flask_jwt_extended.exceptions import WrongTokenError
-from sqlalchemy import select, update
+from flask import Flask, current_app, request
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import (
+    InvalidHeaderError,
+    NoAuthorizationError,
+    RevokedTokenError,
+    UserLookupError,
+    WrongTokenError,
+)
+from sqlalchemy import bindparam, exists, select, update
 
-from server.accounts.models import RefreshToken, RevokedAccessToken, TokenFamily, User
+from server.accounts.models import RefreshToken, RevokedAccessToken, TokenFamily, User, UserRole
 from server.areas.models import utcnow
 from server.errors import Problem, problem_response
 from server.extensions import db
+from server.rawsql import Prepared, Session
 
 log = logging.getLogger(__name__)
 jwt = JWTManager()
@@ -124,6 +131,61 @@ def _is_revoked(_header, payload) -> bool:
         # A used refresh token is NOT reported here: /auth/refresh itself detects the reuse and revokes the family.
         return db.session.get(RefreshToken, payload["jti"]) is None
     return db.session.get(RevokedAccessToken, payload["jti"]) is not None
+
+
+# --- The same checks for a precompiled hot path (tip intake, server.rawsql), which cannot afford the ORM loads above.
+# tests/accounts/test_token_state.py runs every revocation case through both paths.
+
+TOKEN_STATE = Prepared(  # one row always: (active, token_version, family revoked_at, jti blocklisted)
+    lambda _dialect: select(
+        select(User.active).where(User.id == bindparam("user_id")).scalar_subquery(),
+        select(User.token_version).where(User.id == bindparam("user_id")).scalar_subquery(),
+        select(TokenFamily.revoked_at).where(TokenFamily.id == bindparam("fam")).scalar_subquery(),
+        exists().where(RevokedAccessToken.jti == bindparam("jti")),
+    )
+)
+USER_ROLES = Prepared(lambda _dialect: select(UserRole.role).where(UserRole.user_id == bindparam("user_id")))
+
+
+def bearer_access_claims() -> dict:
+    """The verified claims of the request's access token (signature, iss, aud, exp, type), without the database.
+    Failures raise flask-jwt-extended's exceptions, so the answers are the same problem+json as everywhere."""
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        raise NoAuthorizationError("Missing Authorization Header")
+    parts = header.split()
+    if parts[0] != "Bearer":
+        raise NoAuthorizationError("Missing 'Bearer' type in 'Authorization' header.")
+    if len(parts) != 2:
+        raise InvalidHeaderError("Bad Authorization header. Expected 'Authorization: Bearer <JWT>'")
+    claims = decode_token(parts[1])
+    if claims.get("type") != "access":
+        raise WrongTokenError("Only non-refresh tokens are allowed")
+    return claims
+
+
+def token_state_params(claims: dict) -> dict:
+    try:
+        user_id = int(claims["sub"])
+    except (KeyError, TypeError, ValueError):
+        user_id = -1
+    return {"user_id": user_id, "fam": claims.get("fam") or "", "jti": claims.get("jti") or ""}
+
+
+def check_token_live(claims: dict) -> None:
+    """check_token_state on its own round trip (for an answer that must not tell a revoked token anything)."""
+    s = Session()
+    check_token_state(claims, TOKEN_STATE.rows(s.run(TOKEN_STATE, **token_state_params(claims)), s.dialect)[0])
+
+
+def check_token_state(claims: dict, row: tuple) -> None:
+    """Raise exactly as _is_revoked, then _load_user, would, from a TOKEN_STATE row."""
+    active, version, family_revoked_at, jti_revoked = row
+    header = {"alg": ALGORITHM}
+    if not claims.get("fam") or family_revoked_at is not None or jti_revoked:
+        raise RevokedTokenError(header, claims)
+    if not active or claims.get("ver") != version:
+        raise UserLookupError("account inactive, missing, or token version stale", header, claims)
 
 
 def issue_pair(user: User, family_id: str | None = None) -> dict:

@@ -55,6 +55,7 @@ class GridIndex:
         self.cells = CellCover(self.geoms) if len(self.geoms) else None
         self.grid_refs = [self.areas[code] for code in self.grid_codes]
         self.grid_chains = [tuple(self.chain(code)[1:]) for code in self.grid_codes]
+        self.county_code = next((a.code for a in areas if a.level == "county"), None)
 
     def __len__(self) -> int:
         return len(self.grid_codes)

@@ -89,17 +89,23 @@ def claim(caller: str, key: str, request_hash: str) -> Claim:
 
 
 def _judge(existing: IdempotencyRecord, claim_: Claim) -> Claim:
-    if existing.state == "processing":
+    judge(existing.state, existing.request_hash, claim_.request_hash)
+    return Claim(claim_.caller, claim_.key, claim_.request_hash, replay=existing)
+
+
+def judge(state: str, stored_hash: str, request_hash: str) -> None:
+    """Raise unless an earlier request with this key may be replayed for this one: 409 while it still runs,
+    422 when it carried a different body."""
+    if state == "processing":
         raise Problem(
             409, "request-in-progress", "The first request with this Idempotency-Key is still running; retry shortly."
         )
-    if existing.request_hash != claim_.request_hash:
+    if stored_hash != request_hash:
         raise Problem(
             422,
             "idempotency-key-reused",
             "This Idempotency-Key was already used for a different request. Make a new key for a new tip.",
         )
-    return Claim(claim_.caller, claim_.key, claim_.request_hash, replay=existing)
 
 
 def _find(caller: str, key: str) -> IdempotencyRecord | None:

@@ -178,3 +178,14 @@ class TipEvent(db.Model):
     to_status: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict | None] = mapped_column(JSON)
+
+
+class TipFollowup(db.Model):
+    """Work that intake leaves to the worker, in the same transaction as the tip (a transactional outbox): link the
+    'possibly related' tips and notify the queue. Intake stays a handful of inserts; nothing is lost if the worker
+    is down, and a burst of twenty reports of one gambling den does not slow the phones down."""
+
+    __tablename__ = "tip_followups"
+
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -30,7 +30,7 @@ def link_related(tip: Tip, lon: float, lat: float) -> list[TipLink]:
         select(Tip.id, func.ST_X(Tip.location), func.ST_Y(Tip.location)).where(
             Tip.category_code == tip.category_code,
             Tip.submitted_at >= since,
-            Tip.id != tip.id,
+            Tip.id < tip.id,  # earlier tips only: each pair is linked once, by the later tip
             func.ST_X(Tip.location).between(lon - dlon, lon + dlon),
             func.ST_Y(Tip.location).between(lat - dlat, lat + dlat),
         )

@@ -23,10 +23,14 @@ def read_submission() -> tuple[dict, list[bytes]]:
         photos = []
     else:
         raise Problem(415, "unsupported-media-type", "Send application/json, or multipart/form-data with a `tip` part.")
+    return validated(raw), photos
+
+
+def validated(raw) -> dict:
     if not isinstance(raw, dict):
         raise Problem(400, "malformed-json", "The body must be a JSON object.")
     try:
-        return _SCHEMA.load(raw), photos
+        return _SCHEMA.load(raw)
     except ma.ValidationError as err:
         raise Problem(422, "validation-failed", "Some fields are invalid; see `errors`.", errors=err.messages) from None
 

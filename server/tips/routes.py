@@ -4,15 +4,17 @@ and revealing a reporter (custodian-approved, audited)."""
 from __future__ import annotations
 
 from flask import Response, current_app, request
+from flask_jwt_extended import verify_jwt_in_request
 from flask_smorest import Blueprint
 
 from server import idempotency
 from server.accounts.ratelimit import limiter
-from server.errors import ProblemSchema
-from server.scope import current_user, require_roles
+from server.accounts.tokens import bearer_access_claims, check_token_live
+from server.errors import Problem, ProblemSchema
+from server.scope import bearer_documented, current_user, require_roles
 from server.tips import identity, queries
 from server.tips.catalogue_service import list_categories
-from server.tips.intake import Reporter, reporter_for, submit_idempotently
+from server.tips.intake import reporter_for, submit_json, submit_with_photos
 from server.tips.photos import photo_bytes, visible_photo
 from server.tips.requests import read_submission
 from server.tips.schemas import (
@@ -63,15 +65,35 @@ SUBMIT_BODY = {
 TRIAGERS = sorted(TRIAGE_ROLES)
 
 
-def _submit(reporter: Reporter):
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    payload, photos = read_submission()
-    status, body = submit_idempotently(key, reporter, payload, photos)
-    return body, status
+def _submit(signed_in: bool):
+    """JSON takes the hot path (tokens checked without the ORM); multipart, the photo path."""
+    if request.mimetype == "multipart/form-data":
+        reporter = reporter_for(_verified_user() if signed_in else None)
+        key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+        payload, photos = read_submission()
+        status, body = submit_with_photos(key, reporter, payload, photos)
+    else:
+        claims = bearer_access_claims() if signed_in else None
+        try:
+            key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+            payload, _ = read_submission()
+            status, body = submit_json(key, claims, payload)
+        except Problem:
+            if claims:
+                check_token_live(claims)  # a revoked token learns nothing about its request: 401 first
+            raise
+    response = current_app.json.response(body)
+    response.status_code = status
+    return response
+
+
+def _verified_user():
+    verify_jwt_in_request()
+    return current_user()
 
 
 @blp.route("/tips", methods=["POST"])
-@require_roles()
+@bearer_documented
 @blp.doc(
     parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}],
     **SUBMIT_BODY,
@@ -83,7 +105,7 @@ def _submit(reporter: Reporter):
 @blp.alt_response(422, schema=ProblemSchema, description="Invalid fields, coordinates or datum; key reused.")
 def submit_tip():
     """File a tip from a phone (signed in). Safe to retry with the same Idempotency-Key."""
-    return _submit(reporter_for(current_user()))
+    return _submit(signed_in=True)
 
 
 @blp.route("/tips/anonymous", methods=["POST"])
@@ -97,7 +119,7 @@ def submit_tip():
 @blp.alt_response(422, schema=ProblemSchema, description="Invalid fields; the key was reused.")
 def submit_anonymous_tip():
     """File a tip without an account. The answer carries a receipt code and secret: keep both to follow it."""
-    return _submit(reporter_for(None))
+    return _submit(signed_in=False)
 
 
 @blp.route("/tips/categories")

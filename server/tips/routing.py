@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import select
 
-from server.accounts.assignments import responsible_for_grid
+from server.accounts.assignments import Responsible, responsible_for_grid
 from server.areas import services as areas
-from server.areas.models import Area, MapGeneration
+from server.areas.index_cache import current_index
+from server.areas.models import Area
 from server.errors import Problem
 from server.extensions import db
 
@@ -37,22 +38,43 @@ class Routing:
     excluded_user_ids: list[int] = field(default_factory=list)
 
 
-def route_tip(lon: float, lat: float, *, conflict: bool) -> Routing:
-    """Route a canonical WGS-84 point."""
+@dataclass(frozen=True)
+class Place:
+    """Where a tip is, on the current map, before anyone is chosen: a grid and its township and county, or (grid
+    None) outside every grid beyond the snap distance."""
+
+    generation_id: int
+    county: str
+    grid_code: str | None = None
+    grid_name: str | None = None
+    township: str | None = None
+    snap_distance_m: float | None = None
+
+
+def place_of(lon: float, lat: float) -> Place:
+    """Place a canonical WGS-84 point with the in-process grid index (no database round trip)."""
     try:
         found = areas.locate(lon, lat, "wgs84")
     except Problem as problem:
         if problem.slug != "outside-all-grids":
             raise
-        return _outside_every_grid(conflict)
-    return _route(
+        index = current_index()
+        return Place(index.generation_id, county=index.county_code)
+    hit = found.hit
+    return Place(
         found.generation_id,
-        found.hit.grid.code,
-        township=found.chain[1].code,
-        county=found.chain[2].code,
-        snap_distance_m=round(found.hit.distance_m, 1) if found.hit.snapped else None,
-        conflict=conflict,
+        county=hit.chain[2].code,
+        grid_code=hit.grid.code,
+        grid_name=hit.grid.name,
+        township=hit.chain[1].code,
+        snap_distance_m=round(hit.distance_m, 1) if hit.snapped else None,
     )
+
+
+def route_tip(lon: float, lat: float, *, conflict: bool) -> Routing:
+    """Route a canonical WGS-84 point."""
+    place = place_of(lon, lat)
+    return route(place, responsible_for_grid(place.grid_code) if place.grid_code else [], conflict=conflict)
 
 
 def route_to_grid(grid_code: str, *, conflict: bool) -> Routing:
@@ -68,42 +90,44 @@ def route_to_grid(grid_code: str, *, conflict: bool) -> Routing:
             errors={"grid_code": ["Not a grid of the current map."]},
         )
     chain = areas.area_chain(grid)
-    return _route(generation, grid.code, township=chain[1].code, county=chain[2].code, conflict=conflict)
+    place = Place(generation, county=chain[2].code, grid_code=grid.code, grid_name=grid.name, township=chain[1].code)
+    return route(place, responsible_for_grid(grid.code), conflict=conflict)
 
 
-def _route(generation_id, grid, *, township, county, conflict, snap_distance_m=None) -> Routing:
+def route(place: Place, people: list[Responsible], *, conflict: bool) -> Routing:
+    """Who answers for a tip at `place`, given the grid's responsible people in order (responsible_query)."""
+    if place.grid_code is None:
+        return _outside_every_grid(place, conflict)
     base = dict(
-        generation_id=generation_id,
-        grid_code=grid,
-        area_code=grid,
-        snap_distance_m=snap_distance_m,
+        generation_id=place.generation_id,
+        grid_code=place.grid_code,
+        area_code=place.grid_code,
+        snap_distance_m=place.snap_distance_m,
         outside_grids=False,
         conflict=conflict,
     )
-    people = responsible_for_grid(grid)
     if conflict:
         to_county = current_app.config["GRID"].conflict_queue == "county"
-        queue = ("county_discipline", county) if to_county else ("township_discipline", township)
+        queue = ("county_discipline", place.county) if to_county else ("township_discipline", place.township)
         return Routing(
             **base, queue_kind=queue[0], queue_area_code=queue[1], excluded_user_ids=[p.user_id for p in people]
         )
     if people:
         first = people[0]
         kind = "grid_chief" if first.role == "chief" else "grid_deputy"
-        return Routing(**base, queue_kind=kind, queue_area_code=grid, assignee_user_id=first.user_id)
-    return Routing(**base, queue_kind="township", queue_area_code=township)
+        return Routing(**base, queue_kind=kind, queue_area_code=place.grid_code, assignee_user_id=first.user_id)
+    return Routing(**base, queue_kind="township", queue_area_code=place.township)
 
 
-def _outside_every_grid(conflict: bool) -> Routing:
+def _outside_every_grid(place: Place, conflict: bool) -> Routing:
     """No grid, so no chief: the county's queue, or the county's discipline queue for a conflict of interest."""
-    generation = db.session.scalar(select(MapGeneration).where(MapGeneration.is_current.is_(True)))
     return Routing(
-        generation_id=generation.id,
+        generation_id=place.generation_id,
         grid_code=None,
-        area_code=generation.county_code,
+        area_code=place.county,
         snap_distance_m=None,
         outside_grids=True,
         conflict=conflict,
         queue_kind="county_discipline" if conflict else "county",
-        queue_area_code=generation.county_code,
+        queue_area_code=place.county,
     )

@@ -31,28 +31,44 @@ def photo_ref(tip_id: int, photo: TipPhoto) -> dict:
     }
 
 
-def _grid_ref(tip: Tip) -> dict | None:
+def _grid_name(tip: Tip) -> str | None:
     if tip.grid_code is None:
         return None
-    name = db.session.scalar(
+    return db.session.scalar(
         select(Area.name).where(Area.generation_id == tip.generation_id, Area.code == tip.grid_code)
     )
-    return {"code": tip.grid_code, "name": name}
 
 
 def submitted_view(tip: Tip) -> dict:
     """What the reporter's phone gets back (and what a retry replays)."""
     receipt = db.session.scalar(select(TipReporter.receipt_code).where(TipReporter.tip_id == tip.id))
+    return submitted_body(
+        tip.id,
+        tip.category_code,
+        tip.submitted_at,
+        (tip.grid_code, _grid_name(tip)),
+        tip.snap_distance_m,
+        receipt,
+        outside_grids=tip.outside_grids,
+        status=tip.status,
+        photos=[photo_ref(tip.id, p) for p in photos_of(tip.id)],
+    )
+
+
+def submitted_body(
+    tip_id, category, submitted_at, grid: tuple, snapped_m, receipt, *, outside_grids, status="dispatched", photos=()
+) -> dict:
+    """The shape of submitted_view, from plain values (intake builds it before the tip is written)."""
     return {
-        "id": tip.id,
-        "status": tip.status,
-        "status_zh": STATUS_LABELS_ZH[tip.status],
-        "category": tip.category_code,
-        "submitted_at": iso_minute(tip.submitted_at),
-        "grid": _grid_ref(tip),
-        "outside_grids": tip.outside_grids,
-        "snapped_m": tip.snap_distance_m,
-        "photos": [photo_ref(tip.id, p) for p in photos_of(tip.id)],
+        "id": tip_id,
+        "status": status,
+        "status_zh": STATUS_LABELS_ZH[status],
+        "category": category,
+        "submitted_at": iso_minute(submitted_at),
+        "grid": {"code": grid[0], "name": grid[1]} if grid[0] is not None else None,
+        "outside_grids": outside_grids,
+        "snapped_m": snapped_m,
+        "photos": list(photos),
         "receipt": {"code": receipt} if receipt else None,
     }
 

@@ -79,7 +79,7 @@ def test_an_open_stream_receives_a_new_notification(database_url, tmp_path):
         with urllib.request.urlopen(request, timeout=30) as stream:
             assert stream.headers["Content-Type"].startswith("text/event-stream")
             assert stream.readline() == b"retry: 3000\n"
-            filed = threading.Thread(target=_file_tip, args=(base, people["member"]["token"], body))
+            filed = threading.Thread(target=_file_tip, args=(app, base, people["member"]["token"], body))
             filed.start()
             lines = []
             while not lines or lines[-1] != b"\n" or not any(line.startswith(b"data:") for line in lines):
@@ -158,9 +158,12 @@ def test_channels_cli(app, cast, demo_areas):
     assert status.exit_code == 0 and "pending" in status.output
 
 
-def _file_tip(base: str, token: str, body: dict) -> None:
+def _file_tip(app, base: str, token: str, body: dict) -> None:
+    """File a tip over HTTP, then let one worker round follow it up (it notifies the chief's queue)."""
     import time
     import uuid
+
+    from server.worker import Worker
 
     time.sleep(0.3)  # the stream is open and polling
     request = urllib.request.Request(
@@ -175,6 +178,7 @@ def _file_tip(base: str, token: str, body: dict) -> None:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 201
+    assert Worker(app, escalate=False).tick() is True
 
 
 def _parse(text: str) -> list[dict]:

@@ -48,22 +48,35 @@ def start_worker(url: str, tmp) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def file_tip(app, people) -> int:
+def file_tip(app, people, *, follow_up=False) -> int:
+    """File a tip; the worker under test follows it up (notifies the queue), unless follow_up=True does it here."""
+    from server.tips.followups import run_followups
     from tests.tips.helpers import grid_point, payload, post_tip
 
     client = app.test_client()
     with app.app_context():
         body = payload(*grid_point(GRID))
-    response = post_tip(client, {"Authorization": f"Bearer {people['member']['token']}"}, body)
+    response = post_tip(client, {"Authorization": f"Bearer {people['member']['token']}"}, body, follow_up=False)
     assert response.status_code == 201, response.get_json()
+    if follow_up:
+        with app.app_context():
+            assert run_followups() == 1
+            db.session.commit()
     return response.get_json()["id"]
 
 
-def delivery(app, channel_id) -> OutboxDelivery:
+def delivery(app, channel_id) -> OutboxDelivery | None:
+    """The channel's delivery (None until the worker has followed the tip up)."""
     with app.app_context():
         row = db.session.scalar(select(OutboxDelivery).where(OutboxDelivery.channel_id == channel_id))
-        db.session.expunge(row)
+        if row is not None:
+            db.session.expunge(row)
         return row
+
+
+def sent(app, channel_id) -> bool:
+    row = delivery(app, channel_id)
+    return row is not None and row.status == "sent"
 
 
 def wait_for(predicate, seconds=30.0):
@@ -108,7 +121,7 @@ def test_a_worker_killed_after_the_receiver_got_it_loses_nothing_and_the_effect_
 
         restarted = start_worker(url, tmp)
         try:
-            assert wait_for(lambda: delivery(app, channel).status == "sent"), "not redelivered after the lease"
+            assert wait_for(lambda: sent(app, channel)), "not redelivered after the lease"
             time.sleep(1.0)  # a chance to (wrongly) send it again
         finally:
             restarted.send_signal(signal.SIGTERM)
@@ -130,7 +143,7 @@ def test_the_in_process_worker_thread_delivers(live):
         thread = start_inprocess_worker(app)
         try:
             file_tip(app, people)
-            assert wait_for(lambda: delivery(app, channel).status == "sent", 15)
+            assert wait_for(lambda: sent(app, channel), 15)
         finally:
             thread.worker.stop.set()
             thread.join(timeout=10)
@@ -178,7 +191,7 @@ def test_two_workers_claiming_at_once_never_share_a_delivery(live):
     app, url, people, tmp = live
     channel = add_channel(app, "http://127.0.0.1:9/never-called")
     for _ in range(6):
-        file_tip(app, people)
+        file_tip(app, people, follow_up=True)
     with app.app_context():
         pending = set(
             db.session.scalars(

@@ -14,6 +14,7 @@ from server.areas.index_cache import current_generation_id
 from server.areas.models import Area
 from server.extensions import db
 from server.geo import datum
+from server.tips.followups import run_followups
 
 PLANTED_TEXT = "赌场在村东头仓库 PLANTED-TIP-TEXT-5521"
 
@@ -40,13 +41,21 @@ def payload(lon: float, lat: float, *, datum_name="wgs84", category="vice.gambli
     return body | extra
 
 
-def post_tip(client, headers: dict, body: dict, *, key: str | None = None, path="/api/v1/tips", photos=()):
+def post_tip(
+    client, headers: dict, body: dict, *, key: str | None = None, path="/api/v1/tips", photos=(), follow_up=True
+):
+    """POST a tip; then, unless follow_up=False, do what the worker does next (related links, notifications)."""
     headers = dict(headers)
     headers["Idempotency-Key"] = key or str(uuid.uuid4())
     if photos:
         data = {"tip": json.dumps(body), "photos": [(io.BytesIO(p), name) for name, p in photos]}
-        return client.post(path, headers=headers, data=data, content_type="multipart/form-data")
-    return client.post(path, headers=headers, json=body)
+        response = client.post(path, headers=headers, data=data, content_type="multipart/form-data")
+    else:
+        response = client.post(path, headers=headers, json=body)
+    if follow_up and response.status_code < 300:
+        run_followups()
+        db.session.commit()
+    return response
 
 
 def jpeg_bytes(size=(640, 480), color=(200, 40, 40)) -> bytes:

@@ -19,7 +19,8 @@ def test_down_to_0004_and_up_again_backfills_open_tips(database_url, tmp_path):
     people = seed_people(app)
     with app.app_context():
         body = payload(*grid_point(GRID))
-    response = post_tip(app.test_client(), {"Authorization": f"Bearer {people['member']['token']}"}, body)
+    headers = {"Authorization": f"Bearer {people['member']['token']}"}
+    response = post_tip(app.test_client(), headers, body, follow_up=False)  # the worker has not run: a waiting row
     tip_id = response.get_json()["id"]
     with app.app_context():
         downgrade(revision="0004")

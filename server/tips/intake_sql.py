@@ -1,0 +1,162 @@
+"""The statements of tip intake, built from the models with Core and compiled once per dialect (server.rawsql).
+
+`read_context` is one round trip to PostgreSQL (pipeline), `write_tip` another: everything intake needs to know,
+then everything it writes, in the request's one transaction. On SQLite the same statements run in-process under
+the write lock (BEGIN IMMEDIATE), which also makes the idempotency read authoritative.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import bindparam, func, insert, select
+
+from server.accounts.assignments import Responsible, responsible_query
+from server.accounts.tokens import TOKEN_STATE, USER_ROLES, token_state_params
+from server.idempotency import IdempotencyRecord
+from server.rawsql import Prepared, Session
+from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion, TipFollowup, TipReporter
+
+
+def _insert(model, columns: tuple[str, ...]) -> Prepared:
+    return Prepared(lambda _d: insert(model.__table__).values({c: bindparam(c) for c in columns}))
+
+
+CATEGORY_FIELDS = ("code", "accept_hours", "resolve_days", "urgent", "conflict")
+CATEGORY = Prepared(
+    lambda _d: select(*(getattr(TipCategory, f) for f in CATEGORY_FIELDS)).where(
+        TipCategory.code == bindparam("code"), TipCategory.active.is_(True)
+    )
+)
+IDEMPOTENCY = Prepared(
+    lambda _d: select(
+        IdempotencyRecord.request_hash,
+        IdempotencyRecord.state,
+        IdempotencyRecord.status_code,
+        IdempotencyRecord.response,
+        IdempotencyRecord.resource_id,
+    ).where(IdempotencyRecord.caller == bindparam("caller"), IdempotencyRecord.key == bindparam("key"))
+)
+RESPONSIBLE = Prepared(lambda _d: responsible_query())
+NEXT_TIP_ID = Prepared(
+    lambda d: select(func.nextval(func.pg_get_serial_sequence("tips", "id")))
+    if d.name == "postgresql"
+    else select(func.coalesce(func.max(Tip.id), 0) + 1)  # under SQLite's write lock: no one else can take it
+)
+
+TIP_COLUMNS = (
+    "id",
+    "category_code",
+    "description",
+    "status",
+    "occurred_at",
+    "submitted_at",
+    "dispatched_at",
+    "location",
+    "source_datum",
+    "raw_lon",
+    "raw_lat",
+    "accuracy_m",
+    "generation_id",
+    "grid_code",
+    "area_code",
+    "snap_distance_m",
+    "outside_grids",
+    "conflict",
+    "implicates_official",
+    "queue_kind",
+    "queue_area_code",
+    "assignee_user_id",
+    "reporter_role",
+    "anonymous",
+    "app_version",
+    "version",
+    "clock_started_at",
+    "accept_due_at",
+    "resolve_due_at",
+    "warn_at",
+    "next_check_at",
+    "escalation_level",
+    "warned_level",
+    "overdue_notified",
+    "postponements",
+)
+INSERT_TIP = _insert(Tip, TIP_COLUMNS)
+INSERT_REPORTER = _insert(TipReporter, ("tip_id", "user_id", "receipt_code", "secret_hash", "device_hash"))
+INSERT_EXCLUSION = _insert(TipExclusion, ("tip_id", "user_id"))
+INSERT_EVENT = _insert(TipEvent, ("tip_id", "at", "action", "from_status", "to_status", "details"))
+INSERT_FOLLOWUP = _insert(TipFollowup, ("tip_id", "created_at"))
+INSERT_IDEMPOTENCY = _insert(
+    IdempotencyRecord,
+    ("caller", "key", "request_hash", "state", "status_code", "response", "resource_id", "created_at"),
+)
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    accept_hours: int
+    resolve_days: int
+    urgent: bool
+    conflict: bool
+
+
+@dataclass(frozen=True)
+class Replay:
+    request_hash: str
+    state: str
+    status_code: int | None
+    response: dict | None
+
+
+@dataclass(frozen=True)
+class Context:
+    token_state: tuple | None  # TOKEN_STATE's row; None for the anonymous channel
+    roles: frozenset[str]
+    earlier: Replay | None  # an earlier request with this caller and key
+    category: Category | None  # None: unknown or retired
+    people: list[Responsible]  # the grid's chief and deputies today, in order
+    tip_id: int  # the id the new tip will take
+
+
+def read_context(
+    s: Session, *, claims: dict | None, caller: str, key: str, category: str, grid_code: str | None
+) -> Context:
+    with s.batch():
+        token = s.run(TOKEN_STATE, **token_state_params(claims)) if claims else None
+        roles = s.run(USER_ROLES, user_id=token_state_params(claims)["user_id"]) if claims else None
+        earlier = s.run(IDEMPOTENCY, caller=caller, key=key)
+        found = s.run(CATEGORY, code=category)
+        people = s.run(RESPONSIBLE, grid_code=grid_code, on=date.today()) if grid_code else None
+        next_id = s.run(NEXT_TIP_ID)
+    d = s.dialect
+    earlier_rows = IDEMPOTENCY.rows(earlier, d)
+    category_rows = CATEGORY.rows(found, d)
+    return Context(
+        token_state=TOKEN_STATE.rows(token, d)[0] if token else None,
+        roles=frozenset(r for (r,) in USER_ROLES.rows(roles, d)) if roles else frozenset(),
+        earlier=Replay(*earlier_rows[0][:4]) if earlier_rows else None,
+        category=Category(*category_rows[0]) if category_rows else None,
+        people=[Responsible(*row) for row in RESPONSIBLE.rows(people, d)] if people else [],
+        tip_id=NEXT_TIP_ID.rows(next_id, d)[0][0],
+    )
+
+
+def write_tip(s: Session, tip: dict, reporter: dict, excluded: set[int], event: dict, idempotency: dict | None) -> None:
+    """Insert a tip and what comes with it, in one round trip. The idempotency record goes first: a concurrent
+    request that took the same key meanwhile makes it fail (unique), and nothing else is written."""
+    with s.batch():
+        if idempotency is not None:
+            s.run(INSERT_IDEMPOTENCY, **idempotency)
+        s.run(INSERT_TIP, **tip)
+        s.run(INSERT_REPORTER, **reporter)
+        s.run_many(INSERT_EXCLUSION, [{"tip_id": tip["id"], "user_id": u} for u in sorted(excluded)])
+        s.run(INSERT_EVENT, **event)
+        s.run(INSERT_FOLLOWUP, tip_id=tip["id"], created_at=tip["submitted_at"])
+
+
+def stored_response(value) -> dict:
+    """A JSON column as the driver returns it (psycopg: parsed; sqlite3 through the JSON type: parsed too)."""
+    return value if isinstance(value, dict) else json.loads(value)
