@@ -90,6 +90,8 @@ def _register_request_transaction(app: Flask) -> None:
 
     @app.after_request
     def _commit_or_rollback(response):
+        if not db.session.registry.has():
+            return response  # the request never touched the database
         status = response.status_code
         if status < 400 or (status < 500 and keeps_writes_on_error()):
             db.session.commit()

@@ -30,6 +30,9 @@ class Settings:
     env: str = "development"
     database_url: str = f"sqlite:///{INSTANCE_DIR / 'grid.sqlite'}"
     spatialite_path: str = "mod_spatialite"
+    # SQLite commits: "full" waits for the disk (fsync) on every commit; "normal" (WAL) only at checkpoints: no
+    # corruption ever, but a power cut can lose the last moments of commits. PostgreSQL is not affected.
+    sqlite_synchronous: str = "full"
     secret_key: str = field(default="", repr=False)
     jwt_secret: str = field(default="", repr=False)
     snap_metres: float = 150.0
@@ -190,6 +193,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         env=env,
         database_url=_database_url(_env("DATABASE_URL", Settings.database_url)),
         spatialite_path=_env("SPATIALITE_PATH", Settings.spatialite_path),
+        sqlite_synchronous=_env("SQLITE_SYNCHRONOUS", Settings.sqlite_synchronous).lower(),
         secret_key=_secret("SECRET_KEY", env),
         jwt_secret=_secret("JWT_SECRET", env),
         snap_metres=_float("SNAP_METRES", Settings.snap_metres),
@@ -258,6 +262,8 @@ def load_settings(overrides: dict | None = None) -> Settings:
     values["household_tags"] = _split_tags(values["household_tags"])
     settings = Settings(**values)
     _check_secrets_differ(settings)
+    if settings.sqlite_synchronous not in ("full", "normal"):
+        raise ConfigError(f"GRID_SQLITE_SYNCHRONOUS={settings.sqlite_synchronous!r} must be full or normal.")
     _check_tips(settings)
     _check_accounts(settings)
     _check_photos(settings)

@@ -5,7 +5,9 @@ SQLite needs three things on every new connection:
 - pysqlite's own transaction handling switched off, so that SQLAlchemy's BEGIN/SAVEPOINT work as documented
   (see SQLAlchemy's "pysqlite: serializable isolation / savepoints" notes); without it per-test rollback breaks;
   writing requests begin IMMEDIATE (see _may_write);
-- WAL, a busy timeout and foreign keys, so that several gunicorn workers can share the file.
+- WAL, a busy timeout and foreign keys, so that several gunicorn workers can share the file; writers queue at a
+  write gate (server.sqlite_gate) instead of SQLite's sleeping busy handler; GRID_SQLITE_SYNCHRONOUS sets how
+  hard a commit waits for the disk.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from server.config import Settings
+from server.sqlite_gate import GatedConnection, gate_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def engine_options(settings: Settings) -> dict:
     if settings.is_spatialite:
-        return {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        return {"connect_args": connect_args | {"factory": GatedConnection}}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
 
 
@@ -30,19 +34,26 @@ def configure_engine(engine: Engine, settings: Settings) -> None:
     if engine.dialect.name != "sqlite":
         return
 
+    gate = gate_for(engine.url.database)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
+        dbapi_conn.gate = gate
         dbapi_conn.isolation_level = None
         dbapi_conn.enable_load_extension(True)
         dbapi_conn.load_extension(settings.spatialite_path)
         dbapi_conn.enable_load_extension(False)
-        for pragma in ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
+        synchronous = f"synchronous={settings.sqlite_synchronous}"
+        for pragma in ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON", synchronous):
             dbapi_conn.execute(f"PRAGMA {pragma}")
         init_spatialite(dbapi_conn, transaction=True, init_mode="WGS84")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+        if _may_write():
+            conn.connection.driver_connection.begin_write()  # BEGIN IMMEDIATE, through the write gate
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 def _may_write() -> bool:

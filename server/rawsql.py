@@ -75,8 +75,9 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
 
 
 def _params(c: _Compiled, values: dict[str, Any]):
-    values = c.literals | values if c.literals else values
-    processed = {k: (p(values[k]) if (p := c.binds.get(k)) else values[k]) for k in c.binds}
+    if c.literals:
+        values = c.literals | values
+    processed = {name: values[name] if p is None else p(values[name]) for name, p in c.binds.items()}
     return tuple(processed[name] for name in c.order) if c.order is not None else processed
 
 
@@ -88,6 +89,7 @@ class Session:
         self.dialect: Dialect = connection.dialect
         self.dbapi = connection.connection.driver_connection
         self.is_postgres = self.dialect.name == "postgresql"
+        self._write_cursor = None
 
     def cursor(self):
         return self.dbapi.cursor()
@@ -102,7 +104,17 @@ class Session:
             yield
 
     def run(self, statement: Prepared, **values):
+        """Execute on a cursor of its own (whose rows are read later); return the cursor."""
         return statement.execute(self.cursor(), self.dialect, values)
 
-    def run_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
-        statement.execute_many(self.cursor(), self.dialect, rows)
+    def write(self, statement: Prepared, **values) -> None:
+        """Execute a statement whose result nobody reads, on the session's one writing cursor."""
+        statement.execute(self._writer(), self.dialect, values)
+
+    def write_many(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
+        statement.execute_many(self._writer(), self.dialect, rows)
+
+    def _writer(self):
+        if self._write_cursor is None:
+            self._write_cursor = self.dbapi.cursor()
+        return self._write_cursor

@@ -2,6 +2,7 @@
 """JSON tip intake throughput through gunicorn (2 workers), against a bare Flask endpoint in the same run.
 
 Targets (issue 4): >= 50% of hello-world's req/s on SpatiaLite, >= 35% on PostGIS, p99 <= 3x hello-world's p99.
+SpatiaLite is measured twice: GRID_SQLITE_SYNCHRONOUS=full (the default: fsync on every commit) and normal.
 Load: wrk on loopback, 2 threads, 16 connections, each request a new Idempotency-Key (distinct phones).
 Usage: PYTHONPATH=. .venv/bin/python scripts/bench/bench_intake.py [--seconds 10] [--only spatialite|postgis]
 """
@@ -104,14 +105,18 @@ def _ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def measure(name: str, database_url: str, seconds: int) -> list[tuple[str, str, str]]:
+def measure(name: str, database_url: str, seconds: int, extra_env: dict | None = None) -> list[tuple[str, str, str]]:
     token, body = prepare(database_url)
-    env = os.environ | {
-        "GRID_DATABASE_URL": database_url,
-        "GRID_ENV": "test",
-        "PYTHONPATH": str(ROOT),
-        "GRID_ACCESS_TOKEN_MINUTES": "120",
-    }
+    env = (
+        os.environ
+        | (extra_env or {})
+        | {
+            "GRID_DATABASE_URL": database_url,
+            "GRID_ENV": "test",
+            "PYTHONPATH": str(ROOT),
+            "GRID_ACCESS_TOKEN_MINUTES": "120",
+        }
+    )
     hello, hello_port = serve("scripts.bench.hello_app:app", env)
     try:
         base_rps, base_p99, _ = wrk(f"http://127.0.0.1:{hello_port}/hello", seconds, body, "")
@@ -124,7 +129,7 @@ def measure(name: str, database_url: str, seconds: int) -> list[tuple[str, str, 
     finally:
         app.terminate()
         app.wait()
-    target = {"spatialite": 0.50, "postgis": 0.35}[name]
+    target = 0.35 if name == "postgis" else 0.50
     return [
         (f"hello world (gunicorn -w 2), {name} run", f"{base_rps:.0f} req/s, p99 {base_p99:.1f} ms", "baseline"),
         (f"POST /api/v1/tips JSON, {name}", f"{rps:.0f} req/s, p99 {p99:.1f} ms, {bad} non-2xx", ""),
@@ -140,8 +145,10 @@ def main() -> None:
     args = parser.parse_args()
     rows = [("metric", "value", "target")]
     if args.only in (None, "spatialite"):
-        with tempfile.TemporaryDirectory() as tmp:
-            rows += measure("spatialite", f"sqlite:///{Path(tmp) / 'bench.sqlite'}", args.seconds)
+        for synchronous in ("full", "normal"):  # GRID_SQLITE_SYNCHRONOUS: fsync per commit, or at checkpoints
+            with tempfile.TemporaryDirectory() as tmp:
+                url, env = f"sqlite:///{Path(tmp) / 'bench.sqlite'}", {"GRID_SQLITE_SYNCHRONOUS": synchronous}
+                rows += measure(f"spatialite, synchronous={synchronous}", url, args.seconds, env)
     if args.only in (None, "postgis"):
         os.environ["GRID_TEST_PG_DB"] = "grid_bench_intake"
         rows += measure("postgis", postgis_url(), args.seconds)

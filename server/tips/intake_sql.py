@@ -149,12 +149,12 @@ def write_tip(s: Session, tip: dict, reporter: dict, excluded: set[int], event: 
     request that took the same key meanwhile makes it fail (unique), and nothing else is written."""
     with s.batch():
         if idempotency is not None:
-            s.run(INSERT_IDEMPOTENCY, **idempotency)
-        s.run(INSERT_TIP, **tip)
-        s.run(INSERT_REPORTER, **reporter)
-        s.run_many(INSERT_EXCLUSION, [{"tip_id": tip["id"], "user_id": u} for u in sorted(excluded)])
-        s.run(INSERT_EVENT, **event)
-        s.run(INSERT_FOLLOWUP, tip_id=tip["id"], created_at=tip["submitted_at"])
+            s.write(INSERT_IDEMPOTENCY, **idempotency)
+        s.write(INSERT_TIP, **tip)
+        s.write(INSERT_REPORTER, **reporter)
+        s.write_many(INSERT_EXCLUSION, [{"tip_id": tip["id"], "user_id": u} for u in sorted(excluded)])
+        s.write(INSERT_EVENT, **event)
+        s.write(INSERT_FOLLOWUP, tip_id=tip["id"], created_at=tip["submitted_at"])
 
 
 def stored_response(value) -> dict:

@@ -42,16 +42,16 @@ def payload(lon: float, lat: float, *, datum_name="wgs84", category="vice.gambli
 
 
 def post_tip(
-    client, headers: dict, body: dict, *, key: str | None = None, path="/api/v1/tips", photos=(), follow_up=True
+    client, headers: dict, body: dict, *, key=None, path="/api/v1/tips", photos=(), follow_up=True, **request_args
 ):
     """POST a tip; then, unless follow_up=False, do what the worker does next (related links, notifications)."""
     headers = dict(headers)
     headers["Idempotency-Key"] = key or str(uuid.uuid4())
     if photos:
         data = {"tip": json.dumps(body), "photos": [(io.BytesIO(p), name) for name, p in photos]}
-        response = client.post(path, headers=headers, data=data, content_type="multipart/form-data")
+        response = client.post(path, headers=headers, data=data, content_type="multipart/form-data", **request_args)
     else:
-        response = client.post(path, headers=headers, json=body)
+        response = client.post(path, headers=headers, json=body, **request_args)
     if follow_up and response.status_code < 300:
         run_followups()
         db.session.commit()
