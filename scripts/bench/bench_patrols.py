@@ -123,10 +123,14 @@ def measure(index, user, points, repeat: int) -> list[tuple[str, str, str]]:
         kept = patrol.points_kept, len(services.grid_rows(patrol_id)), patrol.distance_m
     finish = statistics.median(finish_ms[1:])  # the first run warms the caches
 
-    lon, lat, t, acc = track.gather([track.Batch(0, "wgs84", points)])
+    # The batches as finish reads them from the database (packed float64 rows), out of order.
+    batches = [
+        track.Batch(k // BATCH, "wgs84", track.unpack_points(track.pack_points(points[k : k + BATCH])))
+        for k in reversed(range(0, len(points), BATCH))
+    ]
+    lon, lat, t, acc = track.gather(batches)
     lon, lat, t, gaps, _ = track.clean(lon, lat, t, acc, max_speed=15.0, max_accuracy=100.0)
     routing_ms = statistics.median(_timed(lambda: track.grid_times(index, lon, lat, t, gaps)) for _ in range(repeat))
-    batches = [track.Batch(0, "wgs84", points)]
     processing_ms = statistics.median(
         _timed(lambda: track.process(batches, index, max_speed=15.0, max_accuracy=100.0, simplify_m=5.0))
         for _ in range(repeat)

@@ -1,8 +1,10 @@
 """Volunteer grid patrols (网格志愿巡查): the raw point batches as sent, and the cleaned track once finished.
 
 Track storage (see server/patrols/track.py for the processing):
-- `patrol_batches` keep every batch exactly as the phone sent it (JSON points, datum, a content hash), one row
-  per (patrol, seq). They are the source of truth and allow re-processing with other filter settings.
+- `patrol_batches` keep every batch as the phone sent it (the points packed as little-endian float64 rows
+  lon, lat, unix_time, accuracy_m with NaN for no accuracy: lossless for JSON numbers, and read back with no
+  parsing at finish; the datum; the hash of the JSON as sent), one row per (patrol, seq). They are the source of
+  truth and allow re-processing with other filter settings.
 - At finish, the kept points become `patrols.track`, a LINESTRING (SRID 4326, WGS-84) with one vertex per kept
   point, in time order; `patrols.point_times` is a JSON array of the vertices' unix times (seconds), aligned
   one to one with the vertices. `patrols.track_simplified` is the display copy (Douglas-Peucker in a local
@@ -17,7 +19,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.areas.models import utcnow
@@ -67,7 +80,8 @@ class PatrolBatch(db.Model):
     seq: Mapped[int] = mapped_column(Integer)
     datum: Mapped[str] = mapped_column(String(8))
     content_sha256: Mapped[str] = mapped_column(String(64))
-    points: Mapped[list] = mapped_column(JSON)  # [[lon, lat, unix_time, accuracy_m | null], ...] as sent
+    packed: Mapped[bytes] = mapped_column(LargeBinary)  # server.patrols.track.pack_points / unpack_points
+    point_count: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

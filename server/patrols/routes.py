@@ -56,7 +56,7 @@ def add_points(args, patrol_id):
     return {
         "patrol_id": patrol_id,
         "seq": batch.seq,
-        "points": len(batch.points),
+        "points": batch.point_count,
         "duplicate": duplicate,
         "points_received": patrol.points_received,
     }

@@ -103,7 +103,14 @@ def add_batch(patrol_id: int, user: User, seq: int, datum_name: str, points: lis
         raise Problem(409, "patrol-finished", "This patrol is finished; it takes no more points.", title="Finished")
     if patrol.points_received + len(points) > MAX_POINTS_PER_PATROL:
         raise Problem(413, "too-many-points", f"A patrol may have at most {MAX_POINTS_PER_PATROL} points.")
-    batch = PatrolBatch(patrol_id=patrol.id, seq=seq, datum=datum_name, content_sha256=digest, points=points)
+    batch = PatrolBatch(
+        patrol_id=patrol.id,
+        seq=seq,
+        datum=datum_name,
+        content_sha256=digest,
+        packed=tracks.pack_points(points),
+        point_count=len(points),
+    )
     try:
         with db.session.begin_nested():
             db.session.add(batch)
@@ -129,13 +136,13 @@ def finish(patrol_id: int, user: User, *, now: datetime | None = None) -> Patrol
     if index is None or len(index) == 0:
         raise no_map_loaded()
     rows = db.session.execute(
-        select(PatrolBatch.seq, PatrolBatch.datum, PatrolBatch.points)
+        select(PatrolBatch.seq, PatrolBatch.datum, PatrolBatch.packed)
         .where(PatrolBatch.patrol_id == patrol.id)
         .order_by(PatrolBatch.seq)
     ).all()
     settings = _settings()
     track = tracks.process(
-        [tracks.Batch(seq, name, points) for seq, name, points in rows],
+        [tracks.Batch(seq, name, tracks.unpack_points(packed)) for seq, name, packed in rows],
         index,
         max_speed=settings.patrol_max_speed_mps,
         max_accuracy=settings.patrol_max_accuracy_m,

@@ -50,7 +50,7 @@ SPEED_WINDOW = 8
 class Batch:
     seq: int
     datum: str
-    points: list  # [[lon, lat, unix_time, accuracy_m | None], ...]
+    points: list | np.ndarray  # [[lon, lat, unix_time, accuracy_m | None], ...], or points_array's (n, 4) array
 
 
 @dataclass
@@ -92,14 +92,25 @@ def points_array(points: list) -> np.ndarray:
     ).reshape(-1, 4)
 
 
+def pack_points(points: list) -> bytes:
+    """A batch for storage: points_array's rows as little-endian float64 (32 bytes a point)."""
+    return points_array(points).astype("<f8", copy=False).tobytes()
+
+
+def unpack_points(packed: bytes) -> np.ndarray:
+    """pack_points reversed, with no copy (read-only)."""
+    return np.frombuffer(packed, dtype="<f8").reshape(-1, 4)
+
+
 def gather(batches: list[Batch]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All points as WGS-84 arrays (lon, lat, t, accuracy), ordered by time, then seq, then position in the batch."""
     parts, keys = [], []
     for b in batches:
-        arr = points_array(b.points)
+        arr = b.points if isinstance(b.points, np.ndarray) else points_array(b.points)
         if not len(arr):
             continue
         if datum.normalise_datum(b.datum) != "wgs84":
+            arr = np.array(arr)  # a copy: stored batches are read-only views
             arr[:, :2] = datum.to_wgs84_array(arr[:, :2], b.datum)
         parts.append(arr)
         keys.append(np.column_stack((np.full(len(arr), b.seq), np.arange(len(arr)))))
@@ -191,8 +202,9 @@ def simplify(lon: np.ndarray, lat: np.ndarray, tolerance_m: float) -> np.ndarray
     return out
 
 
-def grid_times(index, lon, lat, t, gaps) -> tuple[list[GridTime], float]:
-    """Seconds and metres per grid (see the module docstring), and the seconds spent outside every grid."""
+def grid_times(index, lon, lat, t, gaps, seg_m: np.ndarray | None = None) -> tuple[list[GridTime], float]:
+    """Seconds and metres per grid (see the module docstring), and the seconds spent outside every grid.
+    `seg_m`: the segments' lengths if the caller has them already (segment_metres of consecutive points)."""
     n = len(t)
     if n == 0 or index is None or index.cells is None:
         return [], 0.0
@@ -201,7 +213,7 @@ def grid_times(index, lon, lat, t, gaps) -> tuple[list[GridTime], float]:
         return ([GridTime(int(g[0]), 0.0, 0.0, float(t[0]), float(t[0]))] if g[0] >= 0 else []), 0.0
     seg = np.arange(n - 1)
     dt = np.diff(t)
-    d = segment_metres(lon, lat, seg, seg + 1)
+    d = segment_metres(lon, lat, seg, seg + 1) if seg_m is None else seg_m
     same = (g[:-1] == g[1:]) & (g[:-1] >= 0) & ~gaps
     split = ~same & ~gaps & (d > 0)
     # pieces: (grid, fraction of segment, segment)
@@ -246,8 +258,13 @@ def _first_come_fractions(line, pieces) -> np.ndarray:
 
 def _per_grid(g, t, pg, pf, ps, dt, d) -> list[GridTime]:
     in_grid = g >= 0
-    grids, inverse = np.unique(np.concatenate((pg, g[in_grid])), return_inverse=True)
-    pieces_local, points_local = inverse[: pg.size], inverse[pg.size :]
+    # The grids met, and each one's position among them, through a mask over all grid indexes: no sort.
+    touched = np.zeros(max(int(pg.max(initial=-1)), int(g.max(initial=-1))) + 1, dtype=bool)
+    touched[pg] = True
+    touched[g[in_grid]] = True
+    grids = np.flatnonzero(touched)
+    position = np.cumsum(touched) - 1
+    pieces_local, points_local = position[pg], position[g[in_grid]]
     seconds = np.bincount(pieces_local, weights=pf * dt[ps], minlength=grids.size)
     metres = np.bincount(pieces_local, weights=pf * d[ps], minlength=grids.size)
     first = np.full(grids.size, np.inf)
@@ -275,13 +292,15 @@ def process(
     lon, lat, t, gaps, (inaccurate, duplicate, too_fast) = clean(
         lon, lat, t, acc, max_speed=max_speed, max_accuracy=max_accuracy
     )
+    seg_m = None
     if len(t) >= 2:
         seg = np.arange(len(t) - 1)
-        distance = float(segment_metres(lon, lat, seg, seg + 1)[~gaps].sum())
+        seg_m = segment_metres(lon, lat, seg, seg + 1)
+        distance = float(seg_m[~gaps].sum())
         duration = float(t[-1] - t[0])
     else:
         distance, duration = 0.0, 0.0
-    grids, outside = grid_times(index, lon, lat, t, gaps)
+    grids, outside = grid_times(index, lon, lat, t, gaps, seg_m)
     return Track(
         lon=lon,
         lat=lat,
