@@ -1,5 +1,6 @@
-"""Patrol batches keep their points packed (float64 rows) instead of JSON: finishing a patrol reads them with no
-parsing (a 10,000-point track: ~6 ms of JSON decoding on PostgreSQL alone), and they take a third of the space.
+"""Patrol batches keep their points packed as float64 rows instead of JSON.
+
+Finishing a patrol then reads them with no parsing (a 10,000-point track: milliseconds of JSON decoding saved).
 
 Revision ID: 0007
 Revises: 0006
