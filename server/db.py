@@ -6,8 +6,8 @@ SQLite needs three things on every new connection:
   (see SQLAlchemy's "pysqlite: serializable isolation / savepoints" notes); without it per-test rollback breaks;
   writing requests begin IMMEDIATE (see _may_write);
 - WAL, a busy timeout and foreign keys, so that several gunicorn workers can share the file; writers queue at a
-  write gate (server.sqlite_gate) instead of SQLite's sleeping busy handler; GRID_SQLITE_SYNCHRONOUS sets how
-  hard a commit waits for the disk.
+  write gate (server.sqlite_gate) instead of SQLite's sleeping busy handler, and a thread of each process
+  checkpoints the log (server.sqlite_checkpoint); GRID_SQLITE_SYNCHRONOUS sets how hard a commit waits for the disk.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from server.config import Settings
+from server.sqlite_checkpoint import BACKSTOP_PAGES, ensure_checkpointer
 from server.sqlite_gate import GatedConnection, gate_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -44,13 +45,16 @@ def configure_engine(engine: Engine, settings: Settings) -> None:
         dbapi_conn.load_extension(settings.spatialite_path)
         dbapi_conn.enable_load_extension(False)
         synchronous = f"synchronous={settings.sqlite_synchronous}"
-        for pragma in ("journal_mode=WAL", f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON", synchronous):
+        backstop = f"wal_autocheckpoint={BACKSTOP_PAGES}"  # the checkpoint thread does the regular ones
+        busy = f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
+        for pragma in ("journal_mode=WAL", busy, "foreign_keys=ON", synchronous, backstop):
             dbapi_conn.execute(f"PRAGMA {pragma}")
         init_spatialite(dbapi_conn, transaction=True, init_mode="WGS84")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         if _may_write():
+            ensure_checkpointer(engine.url.database)
             conn.connection.driver_connection.begin_write()  # BEGIN IMMEDIATE, through the write gate
         else:
             conn.exec_driver_sql("BEGIN")

@@ -19,28 +19,39 @@ WAIT_SECONDS = 30.0  # as SQLite's busy timeout: a thread of this process holdin
 
 
 class WriteGate:
+    """Held by one thread of one process at a time. Re-entrant for its holder; released by whichever thread ends
+    the transaction (a pool may close a connection from another thread). Not fair: like SQLite's own lock, a
+    writer that releases and asks again at once may get it again; writers here do other work in between."""
+
     def __init__(self, path: str | None):  # None: a database only this process sees (:memory:), threads only
         self.path = path
-        self._threads = threading.RLock()
+        self._threads = threading.Lock()
+        self._owner: int | None = None
         self._fd: int | None = None
         self._pid = 0
         self._depth = 0
 
     def acquire(self) -> None:
+        me = threading.get_ident()
+        if self._owner == me:
+            self._depth += 1
+            return
         if not self._threads.acquire(timeout=WAIT_SECONDS):
             raise sqlite3.OperationalError("database is locked (write gate held by another thread)")
-        self._depth += 1
-        if self._depth == 1 and self.path is not None:
-            try:
+        try:
+            if self.path is not None:
                 fcntl.flock(self._file(), fcntl.LOCK_EX)
-            except BaseException:
-                self._depth -= 1
-                self._threads.release()
-                raise
+        except BaseException:
+            self._threads.release()
+            raise
+        self._owner, self._depth = me, 1
 
     def release(self) -> None:
         self._depth -= 1
-        if self._depth == 0 and self.path is not None:
+        if self._depth > 0:
+            return
+        self._owner = None
+        if self.path is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
 
@@ -73,8 +84,9 @@ class GatedConnection(sqlite3.Connection):
     _holds = False
 
     def begin_write(self) -> None:
-        self.gate.acquire()
-        self._holds = True
+        if not self._holds:
+            self.gate.acquire()
+            self._holds = True
         try:
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
@@ -93,6 +105,13 @@ class GatedConnection(sqlite3.Connection):
             super().rollback()
         finally:
             self._leave()
+
+    def __exit__(self, *exc):  # `with conn:` commits or rolls back in C, past the methods above
+        try:
+            return super().__exit__(*exc)
+        finally:
+            if not self.in_transaction:
+                self._leave()
 
     def close(self) -> None:
         try:

@@ -21,16 +21,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 from flask_jwt_extended.exceptions import (
-    InvalidHeaderError,
     JWTDecodeError,
-    NoAuthorizationError,
     RevokedTokenError,
     UserLookupError,
     WrongTokenError,
 )
+from flask_jwt_extended.view_decorators import _decode_jwt_from_headers  # the header parser itself
 from sqlalchemy import bindparam, exists, select, update
 
 from server.accounts.models import RefreshToken, RevokedAccessToken, TokenFamily, User, UserRole
@@ -105,6 +104,12 @@ def _needs_fresh(_header, _payload):
     return _unauthorized("token-not-fresh", "Log in again with your password to do this.")
 
 
+@jwt.token_verification_loader
+def _has_expiry(_header, payload) -> bool:
+    """Every token we issue expires; one without `exp` was not made here (the hot path refuses it the same way)."""
+    return "exp" in payload
+
+
 @jwt.token_verification_failed_loader
 def _claims_failed(_header, _payload):
     return _unauthorized("token-invalid", "The token is not valid here. Log in again.")
@@ -138,7 +143,7 @@ def _is_revoked(_header, payload) -> bool:
 
 
 # --- The same checks for a precompiled hot path (tip intake, server.rawsql), which cannot afford the ORM loads above.
-# tests/accounts/test_token_state.py runs every revocation case through both paths.
+# tests/tips/test_intake_tokens.py runs every token case through both paths.
 
 TOKEN_STATE = Prepared(  # one row always: (active, token_version, family revoked_at, jti blocklisted)
     lambda _dialect: select(
@@ -153,16 +158,10 @@ USER_ROLES = Prepared(lambda _dialect: select(UserRole.role).where(UserRole.user
 
 def bearer_access_claims() -> dict:
     """The verified claims of the request's access token (signature, iss, aud, exp, type), without the database.
-    Failures raise flask-jwt-extended's exceptions, so the answers are the same problem+json as everywhere."""
-    header = request.headers.get("Authorization", "").strip()
-    if not header:
-        raise NoAuthorizationError("Missing Authorization Header")
-    parts = header.split()
-    if parts[0] != "Bearer":
-        raise NoAuthorizationError("Missing 'Bearer' type in 'Authorization' header.")
-    if len(parts) != 2:
-        raise InvalidHeaderError("Bad Authorization header. Expected 'Authorization: Bearer <JWT>'")
-    claims = _decode(parts[1])
+    The header is read by flask-jwt-extended's own parser and failures raise its exceptions, so the answers are
+    the same problem+json as everywhere (tests/tips/test_intake_tokens.py compares them case by case)."""
+    encoded, _ = _decode_jwt_from_headers()
+    claims = _decode(encoded)
     if claims.get("type") != "access":
         raise WrongTokenError("Only non-refresh tokens are allowed")
     return claims
@@ -171,28 +170,36 @@ def bearer_access_claims() -> dict:
 def _decode(token: str) -> dict:
     """flask-jwt-extended's decode_token, done once and remembered: it decodes every token three times (claims,
     header, then verified), and each decode costs PyJWT ~40 µs of base64 checks, while a phone sends the same token
-    for its whole life. A verified signature stays verified; expiry is checked on every call. Same settings, same
-    exceptions, same defaults as flask-jwt-extended."""
+    for its whole life. A verified signature stays verified; expiry is checked again on every call, as PyJWT does
+    it. Same settings, same exceptions (with the header and claims the expired-token answer reads)."""
     config = current_app.config
-    algorithms = tuple(config["JWT_DECODE_ALGORITHMS"])
-    audience, issuer = config["JWT_DECODE_AUDIENCE"], config["JWT_DECODE_ISSUER"]
-    claims = dict(_verified(token, config["JWT_SECRET_KEY"], algorithms, audience, issuer))
-    if claims["exp"] <= time.time() - config["JWT_DECODE_LEEWAY"]:
-        raise pyjwt.ExpiredSignatureError("Signature has expired")
+    key = (token, config["JWT_SECRET_KEY"], tuple(config["JWT_DECODE_ALGORITHMS"]))
+    audience, issuer, leeway = config["JWT_DECODE_AUDIENCE"], config["JWT_DECODE_ISSUER"], config["JWT_DECODE_LEEWAY"]
+    try:
+        claims = dict(_verified(*key, audience, issuer, leeway))
+        if int(claims["exp"]) <= time.time() - leeway:
+            raise pyjwt.ExpiredSignatureError("Signature has expired")
+    except pyjwt.ExpiredSignatureError as expired:
+        expired.jwt_header = pyjwt.get_unverified_header(token)
+        expired.jwt_data = _verified(*key, audience, issuer, leeway, verify_exp=False)
+        raise
     claims.setdefault("type", "access")
     return claims
 
 
 @functools.lru_cache(maxsize=4096)
-def _verified(token: str, secret: str, algorithms: tuple, audience: str, issuer: str) -> dict:
-    """Signature, iss, aud, nbf and the required claims (exp, sub); not expiry. Failures raise and are not cached."""
+def _verified(
+    token: str, secret: str, algorithms: tuple, audience: str, issuer: str, leeway: int, *, verify_exp: bool = True
+) -> dict:
+    """Signature, iss, aud, nbf, exp and the required claims (exp, sub). Failures raise and are not cached."""
     claims = pyjwt.decode(
         token,
         secret,
         algorithms=list(algorithms),
         audience=audience,
         issuer=issuer,
-        options={"verify_aud": True, "verify_sub": True, "verify_exp": False, "require": ["exp"]},
+        leeway=leeway,
+        options={"verify_aud": True, "verify_sub": True, "verify_exp": verify_exp, "require": ["exp"]},
     )
     if "sub" not in claims:
         raise JWTDecodeError("Missing claim: sub")

@@ -23,7 +23,7 @@ from psycopg.errors import UniqueViolation
 from sqlalchemy.exc import IntegrityError
 
 from server import idempotency
-from server.accounts.tokens import check_token_state
+from server.accounts.tokens import check_token_state, token_state_params
 from server.areas.models import utcnow
 from server.errors import Problem
 from server.extensions import db
@@ -80,7 +80,7 @@ def prepare(payload: dict) -> Submission:
 def submit_json(key: str, claims: dict | None, payload: dict) -> tuple[int, dict]:
     """(status, body) for a JSON tip: `claims` are the verified access token's (None: the anonymous channel)."""
     sub = prepare(payload)
-    user_id = int(claims["sub"]) if claims else None
+    user_id = token_state_params(claims)["user_id"] if claims else None  # a bad `sub` fails check_token_state
     caller = caller_of(user_id, payload)
     fingerprint = idempotency.fingerprint(payload)
     s = Session()

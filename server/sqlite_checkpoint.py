@@ -1,0 +1,48 @@
+"""WAL checkpoints off the request path, for the embedded SQLite database.
+
+SQLite checkpoints its write-ahead log on the commit that crosses `wal_autocheckpoint` pages (1000): that one
+request copies ~4 MB back into the database file and waits for the disk, 4-14 ms, while every other writer waits
+behind it (tip intake: 206 µs mean commit against a 75 µs median, and the p99). Here each serving process runs a
+daemon thread that checkpoints PASSIVE every CHECK_SECONDS, which never blocks writers or readers; sqlite3 releases
+the GIL while it works, so requests go on meanwhile. The commit-time checkpoint stays as a backstop at
+BACKSTOP_PAGES, should the thread ever stop. Hand-written: a few lines around a PRAGMA; no library does it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+
+CHECK_SECONDS = 0.05
+BACKSTOP_PAGES = 10_000  # 40 MB of log; the thread keeps it far below that
+
+log = logging.getLogger(__name__)
+_threads: dict[tuple[int, str], threading.Thread] = {}
+_lock = threading.Lock()
+
+
+def ensure_checkpointer(database_path: str | None) -> None:
+    """Start this process's checkpoint thread for the database file, once (again after a fork)."""
+    if not database_path or database_path == ":memory:":
+        return
+    key = (os.getpid(), os.path.realpath(database_path))
+    with _lock:
+        if key in _threads and _threads[key].is_alive():
+            return
+        thread = threading.Thread(target=_run, args=(key[1],), name="sqlite-checkpoint", daemon=True)
+        _threads[key] = thread
+        thread.start()
+
+
+def _run(path: str) -> None:
+    conn = sqlite3.connect(path, timeout=1.0, check_same_thread=False, isolation_level=None)
+    stop = threading.Event()
+    while not stop.wait(CHECK_SECONDS):
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:  # the file went away (tests) or is busy: try again later, quietly
+            if not os.path.exists(path):
+                log.info("checkpoint thread for %s stops: the file is gone (%s)", os.path.basename(path), error)
+                return
