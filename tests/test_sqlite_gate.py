@@ -18,10 +18,6 @@ import pytest
 from server.sqlite_gate import GatedConnection, WriteGate, gate_for
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(
-    os.environ.get("GRID_TEST_DATABASE", "spatialite").startswith("postgresql"),
-    reason="the write gate is SpatiaLite's (SQLite's) alone; this run is on PostgreSQL",
-)
 TRANSACTIONS = 200
 
 WRITER = textwrap.dedent(

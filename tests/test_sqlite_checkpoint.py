@@ -1,0 +1,38 @@
+"""WAL checkpoints run in a thread of each process, off the request path (server.sqlite_checkpoint)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+from sqlalchemy import text
+
+from server import create_app
+from server.extensions import db
+from server.sqlite_checkpoint import BACKSTOP_PAGES, ensure_checkpointer
+
+
+def test_the_thread_copies_the_log_back_into_the_database(tmp_path):
+    path = str(tmp_path / "wal.sqlite")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # nobody else checkpoints
+    writer.execute("CREATE TABLE t (b BLOB)")
+    for _ in range(50):
+        writer.execute("INSERT INTO t VALUES (?)", (os.urandom(100_000),))
+    assert os.path.getsize(path) < 1_000_000 < os.path.getsize(path + "-wal")  # the pages are only in the log
+    ensure_checkpointer(path)
+    deadline = time.monotonic() + 5
+    while os.path.getsize(path) < 5_000_000 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert os.path.getsize(path) >= 5_000_000  # copied into the database file by the thread
+    writer.close()
+
+
+def test_app_connections_keep_only_a_backstop_checkpoint(tmp_path):
+    app = create_app({"database_url": f"sqlite:///{tmp_path / 'app.sqlite'}", "env": "test"})
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == BACKSTOP_PAGES
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        db.session.remove()
