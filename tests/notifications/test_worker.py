@@ -113,8 +113,13 @@ def test_a_worker_killed_after_the_receiver_got_it_loses_nothing_and_the_effect_
                 killed.append(record["headers"]["X-Grid-Delivery"])
 
         receiver.on_request = kill_on_first
-        file_tip(app, people)
-        assert wait_for(lambda: killed), worker.stdout.read() if worker.poll() is not None else "no request came"
+        try:
+            file_tip(app, people)
+            assert wait_for(lambda: killed), worker.stdout.read() if worker.poll() is not None else "no request came"
+        finally:
+            if worker.poll() is None:  # a failed test must not leave a worker running
+                worker.kill()
+                worker.wait(timeout=10)
         assert worker.returncode == -signal.SIGKILL
         row = delivery(app, channel)
         assert row.status == "sending" and row.attempts == 1  # claimed, delivered, never recorded
