@@ -27,11 +27,14 @@ def ensure_checkpointer(database_path: str | None) -> None:
     """Start this process's checkpoint thread for the database file, once (again after a fork)."""
     if not database_path or database_path == ":memory:":
         return
-    key = (os.getpid(), os.path.realpath(database_path))
+    key = (os.getpid(), database_path)
+    thread = _threads.get(key)
+    if thread is not None and thread.is_alive():  # every write transaction asks: keep it to a dict look-up
+        return
     with _lock:
         if key in _threads and _threads[key].is_alive():
             return
-        thread = threading.Thread(target=_run, args=(key[1],), name="sqlite-checkpoint", daemon=True)
+        thread = threading.Thread(target=_run, args=(database_path,), name="sqlite-checkpoint", daemon=True)
         _threads[key] = thread
         thread.start()
 
