@@ -6,7 +6,7 @@ Track storage (see server/patrols/track.py for the processing):
   parsing at finish; the datum; the hash of the JSON as sent), one row per (patrol, seq). They are the source of
   truth and allow re-processing with other filter settings.
 - At finish, the kept points become `patrols.track`, a LINESTRING (SRID 4326, WGS-84) with one vertex per kept
-  point, in time order; `patrols.point_times` is a JSON array of the vertices' unix times (seconds), aligned
+  point, in time order; `patrols.point_times` holds the vertices' unix times (seconds, float64 packed), aligned
   one to one with the vertices. `patrols.track_simplified` is the display copy (Douglas-Peucker in a local
   metric frame). A track with fewer than two kept points has no LINESTRING.
 - `patrol_grids` hold, per patrol and grid, the seconds and metres spent there and the first and last time
@@ -20,7 +20,6 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
-    JSON,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -66,7 +65,7 @@ class Patrol(db.Model):
     generation_id: Mapped[int | None] = mapped_column(ForeignKey("map_generations.id"))
     track = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=True, nullable=True))
     track_simplified = mapped_column(Geometry("LINESTRING", srid=4326, spatial_index=False, nullable=True))
-    point_times: Mapped[list | None] = mapped_column(JSON)
+    point_times: Mapped[bytes | None] = mapped_column(LargeBinary)  # track.pack_times / unpack_times
 
 
 class PatrolBatch(db.Model):

@@ -171,7 +171,7 @@ def _store(patrol: Patrol, track: tracks.Track, index, now: datetime) -> None:
     if len(track.t) >= 2:
         patrol.track = from_shape(shapely.linestrings(track.lon, track.lat), srid=4326)
         patrol.track_simplified = from_shape(shapely.linestrings(track.simplified), srid=4326)
-        patrol.point_times = track.t.tolist()
+        patrol.point_times = tracks.pack_times(track.t)
     db.session.add_all(
         PatrolGrid(
             patrol_id=patrol.id,
@@ -255,7 +255,7 @@ def detail_view(patrol: Patrol, patroller_name: str | None, *, full_track: bool)
         line = to_shape(geometry)
         body["track"] = {"type": "LineString", "coordinates": [list(c) for c in line.coords]}
         if full_track:
-            body["point_times"] = patrol.point_times
+            body["point_times"] = tracks.unpack_times(patrol.point_times)
     return body
 
 

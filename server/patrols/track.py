@@ -102,6 +102,14 @@ def unpack_points(packed: bytes) -> np.ndarray:
     return np.frombuffer(packed, dtype="<f8").reshape(-1, 4)
 
 
+def pack_times(t: np.ndarray) -> bytes:
+    return np.asarray(t, dtype="<f8").tobytes()
+
+
+def unpack_times(packed: bytes) -> list[float]:
+    return np.frombuffer(packed, dtype="<f8").tolist()
+
+
 def gather(batches: list[Batch]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All points as WGS-84 arrays (lon, lat, t, accuracy), ordered by time, then seq, then position in the batch."""
     parts, keys = [], []

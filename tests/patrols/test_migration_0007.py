@@ -1,4 +1,4 @@
-"""Migration 0007 converts stored patrol batches from JSON to packed float64 rows and back, losslessly."""
+"""Migration 0007 converts stored patrol batches and track times from JSON to packed float64 and back, losslessly."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
 from server.extensions import db
-from server.patrols.models import PatrolBatch
-from server.patrols.track import unpack_points
+from server.patrols.models import Patrol, PatrolBatch
+from server.patrols.track import unpack_points, unpack_times
 from tests.workflow.live_db import fresh_database_url, live_app, seed_people
 
 pytestmark = pytest.mark.db
 
+TIMES = [1790000000.0, 1790000001.25]
 POINTS = [[118.871234567891, 28.941234567891, 1790000000, 8.5], [118.8713, 28.9413, 1790000001, None]]
 
 
@@ -25,10 +26,10 @@ def test_batches_survive_0007_up_and_down(database_url, tmp_path):
         downgrade(revision="0006")
         db.session.execute(
             text(
-                "INSERT INTO patrols (user_id, home_area_code, status, started_at, points_received)"
-                " VALUES (:u, '330899001001001', 'open', CURRENT_TIMESTAMP, 2)"
+                "INSERT INTO patrols (user_id, home_area_code, status, started_at, points_received, point_times)"
+                " VALUES (:u, '330899001001001', 'open', CURRENT_TIMESTAMP, 2, :times)"
             ),
-            {"u": people["member"]["id"]},
+            {"u": people["member"]["id"], "times": json.dumps(TIMES)},
         )
         patrol_id = db.session.execute(text("SELECT max(id) FROM patrols")).scalar()
         db.session.execute(
@@ -47,6 +48,7 @@ def test_batches_survive_0007_up_and_down(database_url, tmp_path):
         assert batch.point_count == 2
         assert rows[0].tolist() == [float(v) for v in POINTS[0]]  # every digit of the JSON number
         assert rows[1][:3].tolist() == [float(v) for v in POINTS[1][:3]] and rows[1][3] != rows[1][3]  # NaN
+        assert unpack_times(db.session.get(Patrol, patrol_id).point_times) == TIMES
         db.session.rollback()
         db.session.remove()
 
@@ -54,6 +56,8 @@ def test_batches_survive_0007_up_and_down(database_url, tmp_path):
         stored = db.session.execute(text("SELECT points FROM patrol_batches WHERE patrol_id = :p"), {"p": patrol_id})
         value = stored.scalar()
         assert (value if isinstance(value, list) else json.loads(value)) == POINTS
+        times = db.session.execute(text("SELECT point_times FROM patrols WHERE id = :p"), {"p": patrol_id}).scalar()
+        assert (times if isinstance(times, list) else json.loads(times)) == TIMES
         db.session.rollback()
         db.session.remove()
         upgrade()
