@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export GRID_SPATIALITE_PATH ?= mod_spatialite
 
-.PHONY: run test setup lint openapi clean
+.PHONY: run test setup lint openapi bench clean
 
 $(VENV)/.deps: requirements.txt requirements-dev.txt
 	@scripts/dev/ensure_system_packages.sh
@@ -48,6 +48,11 @@ test: setup
 lint: setup
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+
+# Every benchmark of the README's performance table (each makes its own databases; about 10 minutes).
+bench: setup
+	@WITH_BENCH=1 scripts/dev/ensure_system_packages.sh
+	@for b in scripts/bench/bench_*.py; do echo "== $$b"; PYTHONPATH=. $(PY) $$b || exit 1; done
 
 openapi: setup
 	@PYTHONPATH=. $(PY) scripts/generate_openapi.py

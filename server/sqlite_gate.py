@@ -4,8 +4,11 @@ SQLite lets one writer in at a time and makes the others poll: its busy handler 
 between attempts, so two gunicorn workers that both write spend most of their time asleep (tip intake: 800
 requests/s with one worker or two, p99 50 ms). Here a writer first takes an exclusive flock(2) on `<db>-writegate`;
 the kernel wakes the next one the moment it is released, after COMMIT or ROLLBACK. SQLite's own locking stays as
-it is underneath, so correctness never depends on the gate; only the waiting does. Hand-written: it has to hook
-the sqlite3 connection's commit and rollback, which no locking library knows about.
+it is underneath, so correctness never depends on the gate; only the waiting does. One difference: a writer
+waits at the gate for as long as it takes, where SQLite would give up after its busy timeout (30 s). Only a
+process that holds a write transaction while it waits for another process's write could wait forever, and that
+was a 30-second failure before; gunicorn's worker timeout ends such a worker, and the kernel frees its lock.
+Hand-written: it has to hook the sqlite3 connection's commit and rollback, which no locking library knows about.
 """
 
 from __future__ import annotations
