@@ -75,7 +75,7 @@ def check_key(key: str | None) -> str:
 
 def claim(caller: str, key: str, request_hash: str) -> Claim:
     """Claim the key for this request (committed at once), or find the earlier request that used it."""
-    existing = _find(caller, key)
+    existing = find(caller, key)
     if existing is None:
         try:
             with db.session.begin_nested():
@@ -84,7 +84,7 @@ def claim(caller: str, key: str, request_hash: str) -> Claim:
             return Claim(caller, key, request_hash)
         except IntegrityError:
             db.session.rollback()
-            existing = _find(caller, key)
+            existing = find(caller, key)
     return _judge(existing, Claim(caller, key, request_hash))
 
 
@@ -108,7 +108,7 @@ def judge(state: str, stored_hash: str, request_hash: str) -> None:
         )
 
 
-def _find(caller: str, key: str) -> IdempotencyRecord | None:
+def find(caller: str, key: str) -> IdempotencyRecord | None:
     query = select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
     return db.session.scalar(query.execution_options(populate_existing=True))
 

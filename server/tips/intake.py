@@ -15,12 +15,12 @@ audit log or the timeline with the reporter as actor: that would tie identity to
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from psycopg.errors import UniqueViolation
-from sqlalchemy.exc import IntegrityError
 
 from server import idempotency
 from server.accounts.tokens import check_token_state, token_state_params
@@ -94,11 +94,14 @@ def submit_json(key: str, claims: dict | None, payload: dict) -> tuple[int, dict
         return _replay_json(ctx.earlier, fingerprint)
     try:
         body, secret = _write(s, sub, ctx, reporter, (caller, key, fingerprint))
-    except (IntegrityError, UniqueViolation):
-        # PostgreSQL only: a request with the same key committed between our read and our write.
+    except (UniqueViolation, sqlite3.IntegrityError):
+        # PostgreSQL: a request with the same key may have committed between our read and our write (on SQLite the
+        # write lock, taken before the read, rules that out). Any other violation is a real error.
         db.session.rollback()
-        claim = idempotency.claim(caller, key, fingerprint)  # finds it: replay, 409 or 422
-        return _replay(claim, payload, [])
+        earlier = idempotency.find(caller, key)
+        if earlier is None:
+            raise
+        return _replay_json(earlier, fingerprint)
     return 201, _with_secret(body, secret)
 
 

@@ -108,3 +108,25 @@ def test_json_and_multipart_write_the_same_rows(app, client, people, auth_header
     else:
         assert tip.anonymous and tip.reporter_role == "public" and reporter["user_id"] is None
         assert reporter["device_hash"] == body["client"]["device_hash"]
+
+
+def test_a_key_taken_between_read_and_write_replays(client, make_user, auth_headers, demo_areas, monkeypatch):
+    """PostgreSQL reads outside any lock: a request with the same key can commit between intake's read and its
+    write. The insert of the key then fails as not unique, and the caller gets the winner's answer, not a 500 and
+    not a second tip. (Forced here by hiding the winner from the read.)"""
+    import dataclasses
+
+    from server.tips import intake
+
+    member = make_user("member", demo_areas["grid"])
+    body = payload(*grid_point(demo_areas["grid"]))
+    first = post_tip(client, auth_headers(member), body, key="race-key")
+    assert first.status_code == 201
+    tips_before = db.session.scalar(select(func.count(Tip.id)))
+    real_read = intake.read_context
+    monkeypatch.setattr(intake, "read_context", lambda *a, **k: dataclasses.replace(real_read(*a, **k), earlier=None))
+    second = post_tip(client, auth_headers(member), body, key="race-key")
+    assert second.status_code == 201 and second.get_json() == first.get_json()
+    assert db.session.scalar(select(func.count(Tip.id))) == tips_before
+    changed = post_tip(client, auth_headers(member), body | {"description": "another"}, key="race-key")
+    assert changed.status_code == 422 and changed.get_json()["type"] == "/problems/idempotency-key-reused"
