@@ -25,6 +25,7 @@ from flask import Flask, current_app
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 from flask_jwt_extended.exceptions import (
     JWTDecodeError,
+    JWTExtendedException,
     RevokedTokenError,
     UserLookupError,
     WrongTokenError,
@@ -218,6 +219,18 @@ def check_token_live(claims: dict) -> None:
     """check_token_state on its own round trip (for an answer that must not tell a revoked token anything)."""
     s = Session()
     check_token_state(claims, TOKEN_STATE.rows(s.run(TOKEN_STATE, **token_state_params(claims)), s.dialect)[0])
+
+
+def raise_if_revoked(claims: dict) -> None:
+    """For a request that failed: raise the token's own error if it was revoked, so that the token learns nothing
+    about its request; otherwise return, and the request's error stands (also when the database cannot answer:
+    then the original failure is the one to report)."""
+    try:
+        check_token_live(claims)
+    except JWTExtendedException:
+        raise
+    except Exception:  # noqa: BLE001 - see the docstring
+        db.session.rollback()
 
 
 def check_token_state(claims: dict, row: tuple) -> None:

@@ -10,9 +10,8 @@ from flask_smorest import Blueprint
 
 from server import idempotency
 from server.accounts.ratelimit import limiter
-from server.accounts.tokens import bearer_access_claims, check_token_live
+from server.accounts.tokens import bearer_access_claims, raise_if_revoked
 from server.errors import ProblemSchema
-from server.extensions import db
 from server.scope import bearer_documented, current_user, require_roles
 from server.tips import identity, queries
 from server.tips.catalogue_service import list_categories
@@ -82,22 +81,11 @@ def _submit(signed_in: bool):
             status, body = submit_json(key, claims, payload)
         except Exception as refused:
             if claims and not isinstance(refused, JWTExtendedException):
-                revoked_first(claims)  # a revoked token learns nothing about its request: 401 before anything
+                raise_if_revoked(claims)  # a revoked token learns nothing about its request: 401 before anything
             raise
     response = current_app.json.response(body)
     response.status_code = status
     return response
-
-
-def revoked_first(claims: dict) -> None:
-    """Raise the token's own error if it was revoked; otherwise return, and the request's error stands (also when
-    the database cannot answer: then the original failure is the one to report)."""
-    try:
-        check_token_live(claims)
-    except JWTExtendedException:
-        raise
-    except Exception:  # noqa: BLE001 - see the docstring
-        db.session.rollback()
 
 
 def _verified_user():
