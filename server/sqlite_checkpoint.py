@@ -41,11 +41,21 @@ def ensure_checkpointer(database_path: str | None) -> None:
 
 def _run(path: str) -> None:
     conn = sqlite3.connect(path, timeout=1.0, check_same_thread=False, isolation_level=None)
+    inode = _inode(path)
     stop = threading.Event()
     while not stop.wait(CHECK_SECONDS):
+        if _inode(path) != inode:  # the file was removed or replaced: the next write starts a thread for the new one
+            log.info("checkpoint thread for %s stops: the file is gone or replaced", os.path.basename(path))
+            conn.close()
+            return
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as error:  # the file went away (tests) or is busy: try again later, quietly
-            if not os.path.exists(path):
-                log.info("checkpoint thread for %s stops: the file is gone (%s)", os.path.basename(path), error)
-                return
+        except sqlite3.Error:  # busy, or going away: try again at the next tick
+            continue
+
+
+def _inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None

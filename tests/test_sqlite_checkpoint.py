@@ -36,3 +36,19 @@ def test_app_connections_keep_only_a_backstop_checkpoint(tmp_path):
         assert db.session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == BACKSTOP_PAGES
         assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         db.session.remove()
+
+
+def test_the_thread_stops_when_its_file_is_replaced_and_a_new_one_takes_over(tmp_path):
+    from server import sqlite_checkpoint
+
+    path = str(tmp_path / "replaced.sqlite")
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").fetchall()
+    ensure_checkpointer(path)
+    first = sqlite_checkpoint._threads[(os.getpid(), path)]
+    time.sleep(0.3)  # it has opened the file
+    os.remove(path)
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").fetchall()  # a new file at the same path
+    first.join(timeout=5)
+    assert not first.is_alive()
+    ensure_checkpointer(path)
+    assert sqlite_checkpoint._threads[(os.getpid(), path)].is_alive()
