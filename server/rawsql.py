@@ -81,7 +81,7 @@ def _params(c: _Compiled, values: dict[str, Any]):
     return tuple(processed[name] for name in c.order) if c.order is not None else processed
 
 
-class Session:
+class RawConnection:
     """The request's transaction, seen as a DBAPI connection (BEGIN IMMEDIATE on SQLite, as for any write)."""
 
     def __init__(self):

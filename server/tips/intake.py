@@ -28,9 +28,9 @@ from server.areas.models import utcnow
 from server.errors import Problem
 from server.extensions import db
 from server.geo import datum
-from server.rawsql import Session
+from server.rawsql import RawConnection
 from server.tips import receipts
-from server.tips.intake_sql import Context, read_context, stored_response, write_tip
+from server.tips.intake_sql import Context, read_context, write_tip
 from server.tips.models import Tip
 from server.tips.photos import attach_photos
 from server.tips.routing import Place, Routing, place_of, route
@@ -83,7 +83,7 @@ def submit_json(key: str, claims: dict | None, payload: dict) -> tuple[int, dict
     user_id = token_state_params(claims)["user_id"] if claims else None  # a bad `sub` fails check_token_state
     caller = caller_of(user_id, payload)
     fingerprint = idempotency.fingerprint(payload)
-    s = Session()
+    s = RawConnection()
     ctx = read_context(
         s, claims=claims, caller=caller, key=key, category=payload["category"], grid_code=sub.place.grid_code
     )
@@ -112,7 +112,7 @@ def submit_with_photos(key: str, reporter: Reporter, payload: dict, photos: list
     if claim.replay is not None:
         return _replay(claim, payload, photos)
     try:
-        s = Session()
+        s = RawConnection()
         ctx = read_context(
             s, claims=None, caller=claim.caller, key=key, category=payload["category"], grid_code=sub.place.grid_code
         )
@@ -127,7 +127,7 @@ def submit_with_photos(key: str, reporter: Reporter, payload: dict, photos: list
     return 201, _with_secret(body, secret)
 
 
-def _write(s: Session, sub: Submission, ctx: Context, reporter: Reporter, record: tuple | None):
+def _write(s: RawConnection, sub: Submission, ctx: Context, reporter: Reporter, record: tuple | None):
     """Write the tip (and, for JSON, its idempotency record); return (the reporter's answer, receipt secret)."""
     if ctx.category is None:
         raise Problem(
@@ -222,7 +222,7 @@ def _reporter_row(tip_id: int, reporter: Reporter, anonymous: bool, payload: dic
 
 def _replay_json(earlier, fingerprint: str) -> tuple[int, dict]:
     idempotency.judge(earlier.state, earlier.request_hash, fingerprint)
-    body = stored_response(earlier.response)
+    body = earlier.response  # the JSON type hands it back parsed, on both paths
     return earlier.status_code, _with_secret(body, _secret_of(body))
 
 

@@ -7,7 +7,6 @@ the write lock (BEGIN IMMEDIATE), which also makes the idempotency read authorit
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,7 +15,7 @@ from sqlalchemy import bindparam, func, insert, select
 from server.accounts.assignments import Responsible, responsible_query
 from server.accounts.tokens import TOKEN_STATE, USER_ROLES, token_state_params
 from server.idempotency import IdempotencyRecord
-from server.rawsql import Prepared, Session
+from server.rawsql import Prepared, RawConnection
 from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion, TipFollowup, TipReporter
 
 
@@ -122,11 +121,12 @@ class Context:
 
 
 def read_context(
-    s: Session, *, claims: dict | None, caller: str, key: str, category: str, grid_code: str | None
+    s: RawConnection, *, claims: dict | None, caller: str, key: str, category: str, grid_code: str | None
 ) -> Context:
+    token_params = token_state_params(claims) if claims else None
     with s.batch():
-        token = s.run(TOKEN_STATE, **token_state_params(claims)) if claims else None
-        roles = s.run(USER_ROLES, user_id=token_state_params(claims)["user_id"]) if claims else None
+        token = s.run(TOKEN_STATE, **token_params) if claims else None
+        roles = s.run(USER_ROLES, user_id=token_params["user_id"]) if claims else None
         earlier = s.run(IDEMPOTENCY, caller=caller, key=key)
         found = s.run(CATEGORY, code=category)
         people = s.run(RESPONSIBLE, grid_code=grid_code, on=date.today()) if grid_code else None
@@ -144,7 +144,9 @@ def read_context(
     )
 
 
-def write_tip(s: Session, tip: dict, reporter: dict, excluded: set[int], event: dict, idempotency: dict | None) -> None:
+def write_tip(
+    s: RawConnection, tip: dict, reporter: dict, excluded: set[int], event: dict, idempotency: dict | None
+) -> None:
     """Insert a tip and what comes with it, in one round trip. The idempotency record goes first: a concurrent
     request that took the same key meanwhile makes it fail (unique), and nothing else is written."""
     with s.batch():
@@ -155,8 +157,3 @@ def write_tip(s: Session, tip: dict, reporter: dict, excluded: set[int], event: 
         s.write_many(INSERT_EXCLUSION, [{"tip_id": tip["id"], "user_id": u} for u in sorted(excluded)])
         s.write(INSERT_EVENT, **event)
         s.write(INSERT_FOLLOWUP, tip_id=tip["id"], created_at=tip["submitted_at"])
-
-
-def stored_response(value) -> dict:
-    """A JSON column as the driver returns it (psycopg: parsed; sqlite3 through the JSON type: parsed too)."""
-    return value if isinstance(value, dict) else json.loads(value)

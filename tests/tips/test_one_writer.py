@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import func, select
 
 from server.extensions import db
+from server.tips import intake
 from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion, TipFollowup, TipPhoto, TipReporter
 from server.workflow.deadlines import initial_clock
 from tests.tips.helpers import grid_point, jpeg_bytes, payload, post_tip
@@ -114,10 +117,6 @@ def test_a_key_taken_between_read_and_write_replays(client, make_user, auth_head
     """PostgreSQL reads outside any lock: a request with the same key can commit between intake's read and its
     write. The insert of the key then fails as not unique, and the caller gets the winner's answer, not a 500 and
     not a second tip. (Forced here by hiding the winner from the read.)"""
-    import dataclasses
-
-    from server.tips import intake
-
     member = make_user("member", demo_areas["grid"])
     body = payload(*grid_point(demo_areas["grid"]))
     first = post_tip(client, auth_headers(member), body, key="race-key")

@@ -34,6 +34,7 @@ batches = sa.table(
 
 
 def _pack(points: list) -> bytes:
+    """server.patrols.track.pack_points, copied: a migration must not change when the app does."""
     rows = [(p[0], p[1], p[2], math.nan if len(p) < 4 or p[3] is None else p[3]) for p in points]
     return b"".join(struct.pack("<4d", *row) for row in rows)
 
