@@ -18,7 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from server.config import Settings
-from server.sqlite_checkpoint import BACKSTOP_PAGES, ensure_checkpointer
+from server.rawsql import begin_sqlite_write
+from server.sqlite_checkpoint import BACKSTOP_PAGES
 from server.sqlite_gate import GatedConnection, gate_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -54,8 +55,7 @@ def configure_engine(engine: Engine, settings: Settings) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         if _may_write():
-            ensure_checkpointer(engine.url.database)
-            conn.connection.driver_connection.begin_write()  # BEGIN IMMEDIATE, through the write gate
+            begin_sqlite_write(engine, conn.connection.driver_connection)
         else:
             conn.exec_driver_sql("BEGIN")
 

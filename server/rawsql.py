@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 from server.extensions import db
+from server.sqlite_checkpoint import ensure_checkpointer
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,12 @@ class _Compiled:
 class Prepared:
     """One statement: built lazily (the models must be imported), compiled once per dialect."""
 
+    every: list[Prepared] = []  # so that a serving process can compile them all before its first request
+
     def __init__(self, build: Callable[[Dialect], Executable]):
         self._build = build
         self._compiled: dict[str, _Compiled] = {}
+        Prepared.every.append(self)
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
@@ -82,14 +86,41 @@ def _params(c: _Compiled, values: dict[str, Any]):
 
 
 class RawConnection:
-    """The request's transaction, seen as a DBAPI connection (BEGIN IMMEDIATE on SQLite, as for any write)."""
+    """A transaction seen as a DBAPI connection: by default the request session's (BEGIN IMMEDIATE on SQLite, as for
+    any write); `own_transaction` gives one without the session."""
 
-    def __init__(self):
-        connection = db.session.connection()
-        self.dialect: Dialect = connection.dialect
-        self.dbapi = connection.connection.driver_connection
+    def __init__(self, dialect: Dialect | None = None, dbapi=None):
+        if dbapi is None:
+            connection = db.session.connection()
+            dialect, dbapi = connection.dialect, connection.connection.driver_connection
+        self.dialect: Dialect = dialect
+        self.dbapi = dbapi
         self.is_postgres = self.dialect.name == "postgresql"
         self._write_cursor = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def own_transaction(cls) -> Iterator[RawConnection]:
+        """The request's one transaction on a pooled connection, without the ORM session (~0.2 ms less a request):
+        committed when the block ends, rolled back if it raises. If the request's session has already begun a
+        transaction (a grid map check, say), the block joins it instead, and the request commits it as usual:
+        a second writer on SQLite would wait for the first."""
+        if db.session.registry.has() and db.session().in_transaction():
+            yield cls()
+            return
+        engine = db.engine
+        pooled = engine.raw_connection()
+        raw = cls(engine.dialect, pooled.driver_connection)
+        try:
+            if not raw.is_postgres:
+                begin_sqlite_write(engine, raw.dbapi)
+            yield raw
+            raw.dbapi.commit()
+        except BaseException:
+            raw.dbapi.rollback()
+            raise
+        finally:
+            pooled.close()  # back to the pool
 
     def cursor(self):
         return self.dbapi.cursor()
@@ -118,3 +149,9 @@ class RawConnection:
         if self._write_cursor is None:
             self._write_cursor = self.dbapi.cursor()
         return self._write_cursor
+
+
+def begin_sqlite_write(engine, dbapi) -> None:
+    """What server.db's `begin` listener does for a writing transaction, for a connection outside SQLAlchemy's."""
+    ensure_checkpointer(engine.url.database)
+    dbapi.begin_write()  # BEGIN IMMEDIATE, through the write gate

@@ -167,5 +167,6 @@ _REQUEST_STATE = (
 
 
 def reset_request_state() -> None:
+    state = vars(g._get_current_object())  # one proxy look-up, not one per name (this runs on every request)
     for name in _REQUEST_STATE:
-        g.pop(name, None)
+        state.pop(name, None)

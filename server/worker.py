@@ -1,5 +1,5 @@
-"""The background worker: follows up new tips (related links, queue notifications), drains the notification
-outbox and runs the escalation job every minute.
+"""The background worker: routes and writes the tips that JSON intake accepted, follows up new tips (related
+links, queue notifications), drains the notification outbox and runs the escalation job every minute.
 
 - `flask worker` runs it in the foreground until SIGTERM or SIGINT. A signal lets the current delivery finish
   (at most GRID_NOTIFY_TIMEOUT_SECONDS) and then the loop exits; anything claimed but not recorded goes back to
@@ -54,11 +54,15 @@ class Worker:
         return bool(followed or delivered)
 
     def _follow_up(self) -> int:
+        """Write the tips waiting in the intake journal, then follow up new tips (each step its own commit)."""
         from server.tips.followups import run_followups
+        from server.tips.materialise import materialise_waiting
 
+        written = materialise_waiting(self.batch)
+        db.session.commit()
         done = run_followups(self.batch)
         db.session.commit()
-        return done
+        return written + done
 
     def _deliver(self) -> int:
         from server.notifications.delivery import deliver_pending

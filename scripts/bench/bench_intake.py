@@ -22,7 +22,9 @@ from pathlib import Path
 
 from scripts.bench.common import ROOT, postgis_url, table
 
-GUNICORN = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "--log-level", "warning"]
+GUNICORN = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "--log-level", "warning"] + os.environ.get(
+    "EXTRA_GUNICORN", ""
+).split()
 LUA = ROOT / "scripts/bench/lua/post_tip.lua"
 
 

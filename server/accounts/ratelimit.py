@@ -13,8 +13,10 @@ is checked.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from flask import Flask, Response, current_app, request
+from flask.globals import request_ctx
 from flask_limiter import Limiter, RequestLimit
 
 from server.accounts.phones import normalize_phone, phone_digest
@@ -48,6 +50,23 @@ def init_limiter(app: Flask, settings) -> None:
     # "no limits" again on every request, at ~60 µs each. tests/accounts/test_rate_limits.py and
     # tests/tips/test_anonymous_limit.py show that the decorated limits still apply.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
+    _only_where_limited(app)
+
+
+def _only_where_limited(app: Flask) -> None:
+    """Flask-Limiter's after-request hook (deduct_when, headers) and teardown (reset its state) run on every
+    request, ~50 µs; they only have work where a limit was checked, which creates the limiter's per-request
+    context. Guarded here, they run just there (tests/accounts/test_rate_limits.py covers deduct_when)."""
+    after = app.after_request_funcs[None]
+    teardown = app.teardown_request_funcs[None]
+    inject = next(f for f in after if isinstance(f, partial) and f.args[:1] == (limiter,))
+    release = next(f for f in teardown if getattr(f, "__self__", None) is limiter)
+    after[after.index(inject)] = lambda response: inject(response) if _limiter_used() else response
+    teardown[teardown.index(release)] = lambda exc=None: release(exc) if _limiter_used() else None
+
+
+def _limiter_used() -> bool:
+    return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
 
 
 def _failed(response: Response) -> bool:

@@ -1,8 +1,11 @@
 """The statements of tip intake, built from the models with Core and compiled once per dialect (server.rawsql).
 
-`read_context` is one round trip to PostgreSQL (pipeline), `write_tip` another: everything intake needs to know,
-then everything it writes, in the request's one transaction. On SQLite the same statements run in-process under
-the write lock (BEGIN IMMEDIATE), which also makes the idempotency read authoritative.
+`read_context` is one round trip to PostgreSQL (pipeline), and each writer another: everything a step needs to
+know, then everything it writes, in one transaction. On SQLite the same statements run in-process under the write
+lock (BEGIN IMMEDIATE), which also makes the idempotency read authoritative.
+
+JSON intake reads the token state, the idempotency record, the category and the next tip id, and writes the
+intake journal (`write_intake`); the worker later reads the grid's people and writes the tip (`write_tip`).
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select, union_all
 
 from server.accounts.assignments import Responsible, responsible_query
 from server.accounts.tokens import TOKEN_STATE, USER_ROLES, token_state_params
 from server.idempotency import IdempotencyRecord
 from server.rawsql import Prepared, RawConnection
-from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion, TipFollowup, TipReporter
+from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion, TipFollowup, TipIntake, TipReporter
 
 
 def _insert(model, columns: tuple[str, ...]) -> Prepared:
@@ -42,8 +45,15 @@ RESPONSIBLE = Prepared(lambda _d: responsible_query())
 NEXT_TIP_ID = Prepared(
     lambda d: select(func.nextval(func.pg_get_serial_sequence("tips", "id")))
     if d.name == "postgresql"
-    else select(func.coalesce(func.max(Tip.id), 0) + 1)  # under SQLite's write lock: no one else can take it
+    else _next_sqlite_tip_id()
 )
+
+
+def _next_sqlite_tip_id():
+    """Under SQLite's write lock no one else can take it; tips still waiting in the intake journal hold theirs."""
+    taken = union_all(select(func.max(Tip.id).label("id")), select(func.max(TipIntake.tip_id))).subquery()
+    return select(func.coalesce(func.max(taken.c.id), 0) + 1)
+
 
 TIP_COLUMNS = (
     "id",
@@ -87,6 +97,7 @@ INSERT_REPORTER = _insert(TipReporter, ("tip_id", "user_id", "receipt_code", "se
 INSERT_EXCLUSION = _insert(TipExclusion, ("tip_id", "user_id"))
 INSERT_EVENT = _insert(TipEvent, ("tip_id", "at", "action", "from_status", "to_status", "details"))
 INSERT_FOLLOWUP = _insert(TipFollowup, ("tip_id", "created_at"))
+INSERT_INTAKE = _insert(TipIntake, ("tip_id", "received_at", "submission", "reporter"))
 INSERT_IDEMPOTENCY = _insert(
     IdempotencyRecord,
     ("caller", "key", "request_hash", "state", "status_code", "response", "resource_id", "created_at"),
@@ -112,46 +123,57 @@ class Replay:
 
 @dataclass(frozen=True)
 class Context:
-    token_state: tuple | None  # TOKEN_STATE's row; None for the anonymous channel
+    token_state: tuple | None  # TOKEN_STATE's row; None for the anonymous channel or when not asked
     roles: frozenset[str]
     earlier: Replay | None  # an earlier request with this caller and key
-    category: Category | None  # None: unknown or retired
+    category: Category | None  # None: unknown or retired (or not asked)
     people: list[Responsible]  # the grid's chief and deputies today, in order
-    tip_id: int  # the id the new tip will take
+    tip_id: int | None  # the id the new tip will take (None when not asked)
 
 
 def read_context(
-    s: RawConnection, *, claims: dict | None, caller: str, key: str, category: str, grid_code: str | None
+    s: RawConnection,
+    *,
+    claims: dict | None = None,
+    idempotency: tuple[str, str] | None = None,
+    category: str | None = None,
+    grid_code: str | None = None,
+    next_id: bool = True,
 ) -> Context:
+    """What a step needs, in one round trip: the token's state (`claims`), an earlier request with this (caller,
+    key), the category, the grid's responsible people and the next tip id; each only when asked."""
     token_params = token_state_params(claims) if claims else None
     with s.batch():
         token = s.run(TOKEN_STATE, **token_params) if claims else None
         roles = s.run(USER_ROLES, user_id=token_params["user_id"]) if claims else None
-        earlier = s.run(IDEMPOTENCY, caller=caller, key=key)
-        found = s.run(CATEGORY, code=category)
+        earlier = s.run(IDEMPOTENCY, caller=idempotency[0], key=idempotency[1]) if idempotency else None
+        found = s.run(CATEGORY, code=category) if category else None
         people = s.run(RESPONSIBLE, grid_code=grid_code, on=date.today()) if grid_code else None
-        next_id = s.run(NEXT_TIP_ID)
+        tip_id = s.run(NEXT_TIP_ID) if next_id else None
     d = s.dialect
-    earlier_rows = IDEMPOTENCY.rows(earlier, d)
-    category_rows = CATEGORY.rows(found, d)
+    earlier_rows = IDEMPOTENCY.rows(earlier, d) if earlier else []
+    category_rows = CATEGORY.rows(found, d) if found else []
     return Context(
         token_state=TOKEN_STATE.rows(token, d)[0] if token else None,
         roles=frozenset(r for (r,) in USER_ROLES.rows(roles, d)) if roles else frozenset(),
         earlier=Replay(*earlier_rows[0][:4]) if earlier_rows else None,
         category=Category(*category_rows[0]) if category_rows else None,
         people=[Responsible(*row) for row in RESPONSIBLE.rows(people, d)] if people else [],
-        tip_id=NEXT_TIP_ID.rows(next_id, d)[0][0],
+        tip_id=NEXT_TIP_ID.rows(tip_id, d)[0][0] if tip_id else None,
     )
 
 
-def write_tip(
-    s: RawConnection, tip: dict, reporter: dict, excluded: set[int], event: dict, idempotency: dict | None
-) -> None:
-    """Insert a tip and what comes with it, in one round trip. The idempotency record goes first: a concurrent
-    request that took the same key meanwhile makes it fail (unique), and nothing else is written."""
+def write_intake(s: RawConnection, intake: dict, idempotency: dict) -> None:
+    """Accept a JSON tip: its idempotency record first (a request that took the same key meanwhile makes it fail,
+    unique, and nothing is written), then the intake journal's row, in one round trip."""
     with s.batch():
-        if idempotency is not None:
-            s.write(INSERT_IDEMPOTENCY, **idempotency)
+        s.write(INSERT_IDEMPOTENCY, **idempotency)
+        s.write(INSERT_INTAKE, **intake)
+
+
+def write_tip(s: RawConnection, tip: dict, reporter: dict, excluded: set[int], event: dict) -> None:
+    """Insert a tip and what comes with it, in one round trip."""
+    with s.batch():
         s.write(INSERT_TIP, **tip)
         s.write(INSERT_REPORTER, **reporter)
         s.write_many(INSERT_EXCLUSION, [{"tip_id": tip["id"], "user_id": u} for u in sorted(excluded)])

@@ -189,3 +189,24 @@ class TipFollowup(db.Model):
 
     tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TipIntake(db.Model):
+    """A JSON tip accepted from a phone but not yet routed: the intake journal (issue 4's hot path).
+
+    Intake checks the token, the body, the datum and the grid (in memory), stores this row with its idempotency
+    record in one short transaction, and answers 202. The worker (server.tips.materialise) then routes it and
+    writes the tip, its reporter, exclusions, timeline and follow-up in one transaction, and deletes this row:
+    writing a tip touches a dozen indexes and the spatial index, which costs far more per request than per batch.
+
+    `tip_id` is the id the tip will take (taken from the tips' own sequence), so the answer can name it. The
+    reporter's identity is carried here only until the tip exists; nothing but the materialiser reads this table,
+    and no endpoint serves it.
+    """
+
+    __tablename__ = "tip_intake"
+
+    tip_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submission: Mapped[dict] = mapped_column(JSON)  # the validated body, the WGS-84 point and the place
+    reporter: Mapped[dict] = mapped_column(JSON)  # the tip_reporters row to write, and the reporter's role

@@ -15,7 +15,7 @@ from server.errors import ProblemSchema
 from server.scope import bearer_documented, current_user, require_roles
 from server.tips import identity, queries
 from server.tips.catalogue_service import list_categories
-from server.tips.intake import reporter_for, submit_json, submit_with_photos
+from server.tips.intake import submit_json, submit_with_photos
 from server.tips.photos import photo_bytes, visible_photo
 from server.tips.requests import read_submission
 from server.tips.schemas import (
@@ -35,6 +35,7 @@ from server.tips.schemas import (
     TipSubmitSchema,
     TipViewSchema,
 )
+from server.tips.submission import reporter_for
 from server.tips.views import triage_view, triage_views
 from server.tips.visibility import TRIAGE_ROLES, get_visible_tip
 
@@ -64,6 +65,11 @@ SUBMIT_BODY = {
     }
 }
 TRIAGERS = sorted(TRIAGE_ROLES)
+ACCEPTED = (
+    "JSON: accepted and stored (status `submitted`); the worker routes it to its grid's chief or a queue within "
+    "seconds. The answer names the tip's id and grid, and the receipt of an anonymous tip."
+)
+CREATED = "Multipart with photos: routed and written at once (status `dispatched`), photos attached."
 
 
 def _submit(signed_in: bool):
@@ -99,7 +105,8 @@ def _verified_user():
     parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}],
     **SUBMIT_BODY,
 )
-@blp.response(201, SubmittedTipSchema)
+@blp.response(201, SubmittedTipSchema, description=CREATED)
+@blp.alt_response(202, schema=SubmittedTipSchema, description=ACCEPTED)
 @blp.alt_response(409, schema=ProblemSchema, description="The first request with this key is still running.")
 @blp.alt_response(413, schema=ProblemSchema, description="Photos too large, too many, or too many pixels.")
 @blp.alt_response(415, schema=ProblemSchema, description="A photo that is not JPEG, PNG, WebP or HEIC.")
@@ -115,7 +122,8 @@ def submit_tip():
     parameters=[{"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"}}],
     **SUBMIT_BODY,
 )
-@blp.response(201, SubmittedTipSchema)
+@blp.response(201, SubmittedTipSchema, description=CREATED)
+@blp.alt_response(202, schema=SubmittedTipSchema, description=ACCEPTED)
 @blp.alt_response(429, schema=ProblemSchema, description="Too many anonymous tips from this address.")
 @blp.alt_response(422, schema=ProblemSchema, description="Invalid fields; the key was reused.")
 def submit_anonymous_tip():

@@ -177,7 +177,7 @@ def _file_tip(app, base: str, token: str, body: dict) -> None:
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 201
+        assert response.status == 202
     assert Worker(app, escalate=False).tick() is True
 
 

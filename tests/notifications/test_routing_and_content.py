@@ -73,7 +73,7 @@ def test_no_notification_carries_the_reporter_or_the_tip_text(client, cast, head
         add_channel(demo_areas["township"], "wecom", wecom.url)
         tip = file_tip(client, headers["member"], demo_areas["grid"])
         anonymous = post_tip(client, {}, payload(*grid_point(demo_areas["grid"])), path="/api/v1/tips/anonymous")
-        assert anonymous.status_code == 201
+        assert anonymous.status_code == 202
         act(client, headers["chief"], tip, "accept", note="联系了举报人")
         act(client, headers["chief"], tip, "escalate", reason="赌场规模大")
         act(client, headers["township"], tip, "accept")

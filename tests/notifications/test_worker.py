@@ -57,7 +57,7 @@ def file_tip(app, people, *, follow_up=False) -> int:
     with app.app_context():
         body = payload(*grid_point(GRID))
     response = post_tip(client, {"Authorization": f"Bearer {people['member']['token']}"}, body, follow_up=False)
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
     if follow_up:
         with app.app_context():
             assert run_followups() == 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from contextlib import nullcontext
 
 import shapely
+from flask import has_app_context
 from PIL import Image
 from sqlalchemy import select
 
@@ -15,6 +17,7 @@ from server.areas.models import Area
 from server.extensions import db
 from server.geo import datum
 from server.tips.followups import run_followups
+from server.tips.materialise import materialise_waiting
 
 PLANTED_TEXT = "赌场在村东头仓库 PLANTED-TIP-TEXT-5521"
 
@@ -42,9 +45,19 @@ def payload(lon: float, lat: float, *, datum_name="wgs84", category="vice.gambli
 
 
 def post_tip(
-    client, headers: dict, body: dict, *, key=None, path="/api/v1/tips", photos=(), follow_up=True, **request_args
+    client,
+    headers: dict,
+    body: dict,
+    *,
+    key=None,
+    path="/api/v1/tips",
+    photos=(),
+    write=True,
+    follow_up=True,
+    **request_args,
 ):
-    """POST a tip; then, unless follow_up=False, do what the worker does next (related links, notifications)."""
+    """POST a tip; then do what the worker does next: write a JSON tip waiting in the intake journal (unless
+    write=False), and follow it up (related links, notifications; unless follow_up=False)."""
     headers = dict(headers)
     headers["Idempotency-Key"] = key or str(uuid.uuid4())
     if photos:
@@ -52,9 +65,12 @@ def post_tip(
         response = client.post(path, headers=headers, data=data, content_type="multipart/form-data", **request_args)
     else:
         response = client.post(path, headers=headers, json=body, **request_args)
-    if follow_up and response.status_code < 300:
-        run_followups()
-        db.session.commit()
+    if response.status_code < 300 and write:
+        with nullcontext() if has_app_context() else client.application.app_context():
+            materialise_waiting()
+            if follow_up:
+                run_followups()
+            db.session.commit()
     return response
 
 

@@ -18,12 +18,12 @@ def test_anonymous_tips_are_limited_per_address(app, client, demo_areas, monkeyp
     limiter.reset()
     body = payload(*grid_point(demo_areas["grid"]))
     for _ in range(3):
-        assert post_tip(client, {}, body, path="/api/v1/tips/anonymous").status_code == 201
+        assert post_tip(client, {}, body, path="/api/v1/tips/anonymous").status_code == 202
     before = db.session.scalar(select(func.count(Tip.id)))
     refused = post_tip(client, {}, body, path="/api/v1/tips/anonymous")
     assert_problem(refused, 429, "too-many-requests")
     assert 0 < int(refused.headers["Retry-After"]) <= 61
     assert db.session.scalar(select(func.count(Tip.id))) == before
     other = post_tip(client, {}, body, path="/api/v1/tips/anonymous", environ_base={"REMOTE_ADDR": "10.0.0.9"})
-    assert other.status_code == 201  # another address has its own budget
+    assert other.status_code == 202  # another address has its own budget
     limiter.reset()

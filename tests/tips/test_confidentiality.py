@@ -148,7 +148,7 @@ def test_a_denied_reveal_reveals_nothing(client, cast, auth_headers, demo_areas)
 def test_anonymous_channel_receipt_follows_the_tip_both_ways(client, cast, auth_headers, demo_areas):
     body = payload(*grid_point(demo_areas["grid"]))
     response = post_tip(client, {}, body, path="/api/v1/tips/anonymous")
-    assert response.status_code == 201
+    assert response.status_code == 202
     receipt = response.get_json()["receipt"]
     assert len(receipt["code"]) == 10 and len(receipt["secret"]) >= 16
     tip_id = response.get_json()["id"]

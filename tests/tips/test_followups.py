@@ -24,7 +24,7 @@ def east_of(point: tuple[float, float], metres: float) -> tuple[float, float]:
 
 def file(client, headers, point, *, follow_up=False, **extra) -> int:
     response = post_tip(client, headers, payload(*point, **extra), follow_up=follow_up)
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
     return response.get_json()["id"]
 
 

@@ -28,11 +28,11 @@ def count_tips() -> int:
 def test_tip_goes_to_the_grid_chief(client, make_user, member, auth_headers, demo_areas):
     chief = make_user("grid_chief", demo_areas["village"], grids=[demo_areas["grid"]])
     response = post_tip(client, auth_headers(member), payload(*grid_point(demo_areas["grid"])))
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
     body = response.get_json()
-    assert body["grid"]["code"] == demo_areas["grid"] and body["status"] == "dispatched"
+    assert body["grid"]["code"] == demo_areas["grid"] and body["status"] == "submitted"  # the worker routes it
     tip = db.session.get(Tip, body["id"])
-    assert tip.assignee_user_id == chief.id and tip.queue_kind == "grid_chief"
+    assert tip.status == "dispatched" and tip.assignee_user_id == chief.id and tip.queue_kind == "grid_chief"
     assert tip.generation_id is not None and tip.source_datum == "wgs84"
     assert db.session.scalar(select(TipEvent.action).where(TipEvent.tip_id == tip.id)) == "dispatch"
 
@@ -78,7 +78,7 @@ def test_same_key_same_body_returns_the_original_response(client, member, auth_h
     first = post_tip(client, auth_headers(member), body, key=key)
     before = count_tips()
     again = post_tip(client, auth_headers(member), body, key=key)
-    assert again.status_code == first.status_code == 201
+    assert again.status_code == first.status_code == 202
     assert again.get_json() == first.get_json() and count_tips() == before
 
 
@@ -96,7 +96,7 @@ def test_another_user_reusing_a_key_gets_nothing_of_the_first(client, make_user,
     first = post_tip(client, auth_headers(member), body, key=key).get_json()
     stranger = make_user("member", demo_areas["grid"])
     second = post_tip(client, auth_headers(stranger), body, key=key)
-    assert second.status_code == 201
+    assert second.status_code == 202
     assert second.get_json()["id"] != first["id"]
     reporter = db.session.get(TipReporter, second.get_json()["id"])
     assert reporter.user_id == stranger.id
@@ -148,7 +148,7 @@ def test_a_failed_request_releases_its_key_so_a_retry_works(client, member, auth
     bad = payload(*grid_point(demo_areas["grid"])) | {"category": "no.such"}
     assert post_tip(client, auth_headers(member), bad, key=key).status_code == 422
     good = payload(*grid_point(demo_areas["grid"]))
-    assert post_tip(client, auth_headers(member), good, key=key).status_code == 201
+    assert post_tip(client, auth_headers(member), good, key=key).status_code == 202
 
 
 def test_unauthenticated_posting_is_401(client, demo_areas):

@@ -211,7 +211,7 @@ def test_every_token_failure_answers_as_the_orm_checked_endpoints_and_writes_not
 def test_the_anonymous_channel_ignores_a_bad_token(client, body):
     """Control for the cases above: the anonymous endpoint reads no token, so the same body is accepted there."""
     response = post_tip(client, bearer("not-a-jwt-at-all"), body, path="/api/v1/tips/anonymous")
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
 
 
 # --- a revoked token learns nothing about its request: 401 before any 400/415/422 -----------------------------
@@ -289,7 +289,7 @@ def test_a_revoked_token_does_not_get_a_replay_of_its_own_earlier_tip(client, me
     token = fresh_pair(member)["access_token"]
     key = str(uuid.uuid4())
     first = post_tip(client, bearer(token), body, key=key)
-    assert first.status_code == 201
+    assert first.status_code == 202
     member.active = False
     db.session.commit()
     before = written()
@@ -309,7 +309,7 @@ def test_the_same_token_works_twice_and_is_refused_once_the_user_is_deactivated(
     before = count_tips()
     first = post_tip(client, headers, body)
     second = post_tip(client, headers, body)
-    assert first.status_code == second.status_code == 201, second.get_json()
+    assert first.status_code == second.status_code == 202, second.get_json()
     assert first.get_json()["id"] != second.get_json()["id"]
     assert count_tips() == before + 2
 
@@ -322,7 +322,7 @@ def test_the_same_token_works_twice_and_is_refused_once_the_user_is_deactivated(
 
 def test_a_cached_token_is_refused_once_it_expires(client, member, body):
     token = token_with(member, fresh_pair(member), timedelta(seconds=1))
-    assert post_tip(client, bearer(token), body).status_code == 201  # verified, and remembered
+    assert post_tip(client, bearer(token), body).status_code == 202  # verified, and remembered
     exp = claims_of(token)["exp"]
     while time.time() < exp:
         time.sleep(0.05)
@@ -334,7 +334,7 @@ def test_a_cached_token_is_refused_once_it_expires(client, member, body):
 
 def test_a_cached_token_is_refused_once_the_secret_changes(app, client, member, body, monkeypatch):
     headers = bearer(fresh_pair(member)["access_token"])
-    assert post_tip(client, headers, body).status_code == 201  # verified with the current secret, and remembered
+    assert post_tip(client, headers, body).status_code == 202  # verified with the current secret, and remembered
     monkeypatch.setitem(app.config, "JWT_SECRET_KEY", OTHER_SECRET)
     before = count_tips()
     assert_problem(post_tip(client, headers, body), 401, "token-invalid")
@@ -348,7 +348,7 @@ def test_a_failed_verification_is_not_remembered(app, client, member, body, monk
     with monkeypatch.context() as m:
         m.setitem(app.config, "JWT_SECRET_KEY", OTHER_SECRET)
         assert_problem(post_tip(client, headers, body), 401, "token-invalid")
-    assert post_tip(client, headers, body).status_code == 201
+    assert post_tip(client, headers, body).status_code == 202
 
 
 # --- header forms flask-jwt-extended accepts (comma-separated credentials): the hot path must agree -----------
@@ -365,7 +365,7 @@ def test_authorization_header_forms_accepted_by_the_orm_path_are_accepted_on_the
     headers = {"Authorization": template.format(token=fresh_pair(member)["access_token"])}
     orm = client.get(ORM_CHECKED, headers=headers)
     hot = post_tip(client, headers, body)
-    assert (hot.status_code, orm.status_code) == (201, 200), hot.get_json()
+    assert (hot.status_code, orm.status_code) == (202, 200), hot.get_json()
 
 
 def test_two_bearer_credentials_are_refused_alike(client, member, body):
@@ -392,7 +392,7 @@ def test_odd_claims_signed_with_the_real_secret_answer_as_the_orm_path(app, clie
     hot = post_tip(client, bearer(token), body)
     assert hot.status_code != 500, hot.get_data(as_text=True)
     if orm.status_code == 200:
-        assert hot.status_code == 201, hot.get_json()
+        assert hot.status_code == 202, hot.get_json()
     else:
         assert hot.status_code == orm.status_code, hot.get_json()
         assert hot.get_json()["type"] == orm.get_json()["type"]

@@ -26,7 +26,7 @@ def utc(text: str) -> datetime:
 
 def file_tip(client, headers, grid: str, **extra) -> int:
     response = post_tip(client, headers, payload(*grid_point(grid), **extra))
-    assert response.status_code == 201, response.get_json()
+    assert response.status_code == 202, response.get_json()
     return response.get_json()["id"]
 
 

@@ -17,6 +17,7 @@ from server.accounts.models import User
 from server.areas.models import utcnow
 from server.errors import Problem
 from server.extensions import db
+from server.tips.materialise import materialise
 from server.tips.models import Tip, TipEvent
 from server.workflow.escalation import run_escalation
 from server.workflow.services import act, apply, prepare
@@ -53,9 +54,13 @@ def call(base: str, token: str, path: str, body: dict | None = None) -> tuple[in
         return error.code, json.loads(error.read())
 
 
-def new_tip(base, people, point) -> int:
+def new_tip(app, base, people, point) -> int:
+    """File a tip through the live server, then do the worker's step: route and write it."""
     status, body = call(base, people["member"]["token"], "/api/v1/tips", payload(*point))
-    assert status == 201, body
+    assert status == 202, body
+    with app.app_context():
+        assert materialise(body["id"])
+        db.session.commit()
     return body["id"]
 
 
@@ -87,7 +92,7 @@ def tip_state(app, tip_id) -> tuple[str, int, list[str]]:
 def test_chief_and_deputy_decide_at_once_one_wins(live):
     app, base, people, point = live
     for _ in range(ROUNDS):
-        tip = new_tip(base, people, point)
+        tip = new_tip(app, base, people, point)
         _, seen = call(base, people["chief"]["token"], f"/api/v1/tips/{tip}")
         version = seen["version"]
         chief = {"action": "accept", "version": version}
@@ -109,7 +114,7 @@ def test_chief_and_deputy_decide_at_once_one_wins(live):
 def test_the_same_move_twice_at_once_happens_once(live):
     app, base, people, point = live
     for _ in range(ROUNDS):
-        tip = new_tip(base, people, point)
+        tip = new_tip(app, base, people, point)
         body = {"action": "accept"}  # no version: the server's own read decides
         results = at_once(
             lambda t=tip, b=body: call(base, people["chief"]["token"], f"/api/v1/tips/{t}/actions", b),
@@ -124,7 +129,7 @@ def test_the_same_move_twice_at_once_happens_once(live):
 def test_interleaved_service_calls_lose_no_update(live):
     """A reads the tip and plans; B commits a move; A's write finds the version changed: 409, nothing written."""
     app, base, people, point = live
-    tip = new_tip(base, people, point)
+    tip = new_tip(app, base, people, point)
     now = utcnow()
     with app.app_context():
         chief = db.session.get(User, people["chief"]["id"])
@@ -143,7 +148,7 @@ def test_interleaved_service_calls_lose_no_update(live):
 
 def test_two_escalation_jobs_at_once_take_each_step_once(live):
     app, base, people, point = live
-    tips = [new_tip(base, people, point) for _ in range(30)]
+    tips = [new_tip(app, base, people, point) for _ in range(30)]
     later = datetime(2099, 1, 5, 2, 0, tzinfo=UTC)  # past every accept deadline
     counters = at_once(*[lambda: _escalate_in_own_context(app, later) for _ in range(2)])
     assert all(c is not None for c in counters)
@@ -168,7 +173,7 @@ def test_a_chief_accepting_while_the_job_escalates(live):
     app, base, people, point = live
     later = datetime(2099, 1, 5, 2, 0, tzinfo=UTC)
     for _ in range(ROUNDS):
-        tip = new_tip(base, people, point)
+        tip = new_tip(app, base, people, point)
         accepted, counted = at_once(
             lambda t=tip: call(base, people["chief"]["token"], f"/api/v1/tips/{t}/actions", {"action": "accept"}),
             lambda: _escalate_in_own_context(app, later),

@@ -1,0 +1,238 @@
+"""Accept, then route: a JSON tip is stored in the intake journal (202) and written by the worker.
+
+- Until the worker writes it, a tip is in no list, count or endpoint (only its own idempotent replay).
+- The worker writes each waiting tip exactly once, oldest first, as intake accepted it.
+- A photo sent for a tip that is still waiting writes it at once and attaches the photo (the ODK pattern).
+- Intake runs in a transaction of its own when the request has none (production), and joins the request's when
+  something opened it first (here: re-checking the grid index), on both databases.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, update
+
+from server.areas.index_cache import current_index
+from server.extensions import db
+from server.rawsql import Prepared, RawConnection
+from server.tips.intake_sql import Category
+from server.tips.materialise import materialise, materialise_waiting, waiting
+from server.tips.models import Tip, TipCategory, TipIntake, TipPhoto
+from server.tips.routing import Place
+from server.tips.submission import Submission
+from server.warmup import warm_up
+from server.worker import Worker
+from tests.tips.helpers import grid_point, jpeg_bytes, payload, post_tip
+from tests.workflow.live_db import GRID, fresh_database_url, live_app, seed_people
+
+
+@pytest.fixture
+def cast(make_user, demo_areas):
+    return {
+        "member": make_user("member", demo_areas["grid"]),
+        "chief": make_user("grid_chief", demo_areas["village"], grids=[demo_areas["grid"]]),
+        "township": make_user("township_staff", demo_areas["township"]),
+    }
+
+
+def inbox_ids(client, headers) -> set[int]:
+    return {t["id"] for t in client.get("/api/v1/tips?per_page=100", headers=headers).get_json()["items"]}
+
+
+def test_an_accepted_tip_is_unseen_until_the_worker_writes_it(app, client, cast, auth_headers, demo_areas):
+    member, chief = auth_headers(cast["member"]), auth_headers(cast["chief"])
+    response = post_tip(client, member, payload(*grid_point(demo_areas["grid"])), write=False)
+    assert response.status_code == 202, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "submitted" and body["status_zh"] == "已上报"
+    assert body["grid"]["code"] == demo_areas["grid"] and body["outside_grids"] is False
+    tip_id = body["id"]
+    assert waiting() == 1 and db.session.get(Tip, tip_id) is None
+    assert tip_id not in inbox_ids(client, chief)
+    assert client.get(f"/api/v1/tips/{tip_id}", headers=chief).status_code == 404
+    assert tip_id not in {t["id"] for t in client.get("/api/v1/tips/mine", headers=member).get_json()["items"]}
+
+    assert Worker(app, escalate=False).tick() is True
+    db.session.expire_all()
+    tip = db.session.get(Tip, tip_id)
+    assert tip.status == "dispatched" and tip.assignee_user_id == cast["chief"].id and waiting() == 0
+    assert tip_id in inbox_ids(client, chief)
+    assert client.get(f"/api/v1/tips/{tip_id}", headers=chief).status_code == 200
+
+
+def test_the_worker_writes_each_tip_once_oldest_first(client, cast, auth_headers, demo_areas):
+    headers = auth_headers(cast["member"])
+    ids = [
+        post_tip(client, headers, payload(*grid_point(demo_areas["grid"])), write=False).get_json()["id"]
+        for _ in range(3)
+    ]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert materialise_waiting(limit=2) == 2
+    assert [t for (t,) in db.session.execute(select(TipIntake.tip_id))] == [ids[2]]
+    assert materialise_waiting() == 1 and materialise_waiting() == 0
+    assert materialise(ids[0]) is False  # written already: nothing to do
+    assert db.session.scalar(select(func.count(Tip.id)).where(Tip.id.in_(ids))) == 3
+
+
+def test_ids_are_not_reused_while_tips_wait(client, cast, auth_headers, demo_areas):
+    """A multipart tip (written at once) filed while a JSON tip waits takes the next id, not the waiting one's."""
+    headers = auth_headers(cast["member"])
+    point = grid_point(demo_areas["grid"])
+    waiting_id = post_tip(client, headers, payload(*point), write=False).get_json()["id"]
+    with_photo = post_tip(client, headers, payload(*point), photos=[("a.jpg", jpeg_bytes())], write=False)
+    assert with_photo.status_code == 201 and with_photo.get_json()["id"] == waiting_id + 1
+    assert materialise_waiting() == 1
+    assert db.session.get(Tip, waiting_id) is not None
+
+
+def test_a_photo_for_a_waiting_tip_writes_it_and_attaches_the_photo(client, cast, auth_headers, demo_areas):
+    headers, key = auth_headers(cast["member"]), str(uuid.uuid4())
+    body = payload(*grid_point(demo_areas["grid"]))
+    first = post_tip(client, headers, body, key=key, write=False)
+    assert first.status_code == 202 and waiting() == 1
+    again = post_tip(client, headers, body, key=key, photos=[("IMG_2.jpg", jpeg_bytes())], write=False)
+    assert again.status_code == 202, again.get_json()  # the original answer, brought up to date
+    assert again.get_json()["id"] == first.get_json()["id"] and len(again.get_json()["photos"]) == 1
+    assert waiting() == 0
+    photos = db.session.scalars(select(TipPhoto).where(TipPhoto.tip_id == first.get_json()["id"])).all()
+    assert len(photos) == 1
+
+
+def test_a_category_retired_meanwhile_is_written_as_accepted(client, cast, auth_headers, demo_areas):
+    headers = auth_headers(cast["member"])
+    body = payload(*grid_point(demo_areas["grid"]), category="gang.protective_umbrella")  # 保护伞: a conflict category
+    tip_id = post_tip(client, headers, body, write=False).get_json()["id"]
+    db.session.execute(update(TipCategory).where(TipCategory.code == body["category"]).values(active=False))
+    assert materialise_waiting() == 1
+    tip = db.session.get(Tip, tip_id)
+    assert tip.category_code == "gang.protective_umbrella" and tip.conflict and tip.queue_kind == "township_discipline"
+
+
+def test_an_unknown_category_is_refused_at_intake(client, cast, auth_headers, demo_areas):
+    body = payload(*grid_point(demo_areas["grid"]), category="no.such.thing")
+    response = post_tip(client, auth_headers(cast["member"]), body, write=False)
+    assert response.status_code == 422 and response.get_json()["type"] == "/problems/unknown-category"
+    assert waiting() == 0
+
+
+@pytest.mark.parametrize("occurred_at", [datetime(2026, 11, 28, 13, 30, 15, 250000, tzinfo=UTC), None])
+def test_the_journal_keeps_a_submission_exactly(occurred_at):
+    place = Place(
+        3, county="330899", grid_code="330899001001001", grid_name="第1网格", township="330899001", snap_distance_m=12.5
+    )
+    sub = Submission(
+        {
+            "category": "vice.gambling",
+            "description": "赌场",
+            "location": {"lon": 118.87000000000001, "lat": 28.9, "datum": "gcj02", "accuracy_m": None},
+            "occurred_at": occurred_at,
+            "anonymous": True,
+            "implicates_official": False,
+            "client": {"app_version": None, "device_hash": "abcdefabcdefabcdef"},
+        },
+        (118.8651234567891, 28.9024681357913),
+        place,
+        datetime(2026, 11, 29, 7, 0, tzinfo=UTC),
+    )
+    category = Category("vice.gambling", 24, 15, False, False)
+    stored = json.loads(json.dumps(sub.to_journal(category)))  # what a JSON column hands back
+    assert Submission.from_journal(stored, sub.now) == (sub, category)
+
+
+# --- a database of its own: the production set-up, where the grid index is cached -----------------------------
+
+
+@pytest.fixture(scope="module")
+def cached_index_app(database_url, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("journal")
+    app = live_app(fresh_database_url(database_url, tmp, "journal"), tmp, index_check_seconds=3600.0)
+    return app, seed_people(app)
+
+
+@pytest.mark.db
+def test_intake_takes_a_transaction_of_its_own_when_the_request_has_none(cached_index_app, monkeypatch):
+    app, people = cached_index_app
+    used = []
+    real = RawConnection.own_transaction.__func__
+
+    def spy(cls):
+        manager = real(cls)
+        used.append(db.session.registry.has() and db.session().in_transaction())
+        return manager
+
+    monkeypatch.setattr(RawConnection, "own_transaction", classmethod(spy))
+    client = app.test_client()
+    with app.app_context():
+        body = payload(*grid_point(GRID))
+        current_index()  # built now: the intake requests below find it cached
+        db.session.remove()
+    headers = {"Authorization": f"Bearer {people['member']['token']}"}
+    first = post_tip(client, headers, body, write=False)
+    second = post_tip(client, headers, body, write=False)
+    assert (first.status_code, second.status_code) == (202, 202), second.get_json()
+    assert used == [False, False]  # the request had no transaction: intake's own, committed by itself
+    with app.app_context():
+        assert waiting() == 2
+        assert materialise_waiting() == 2
+        db.session.commit()
+        assert db.session.get(Tip, first.get_json()["id"]).status == "dispatched"
+
+
+@pytest.mark.db
+def test_a_refused_tip_in_its_own_transaction_leaves_nothing(cached_index_app):
+    app, people = cached_index_app
+    client = app.test_client()
+    with app.app_context():
+        body = payload(*grid_point(GRID), category="no.such.thing")
+        before = waiting()
+        current_index()
+        db.session.remove()
+    response = post_tip(client, {"Authorization": f"Bearer {people['member']['token']}"}, body, write=False)
+    assert response.status_code == 422
+    with app.app_context():
+        assert waiting() == before
+
+
+@pytest.mark.db
+def test_warm_up_compiles_the_hot_statements_and_freezes_what_lives_as_long_as_the_process(cached_index_app):
+    app, _ = cached_index_app
+    try:
+        warm_up(app)
+        assert gc.get_freeze_count() > 10_000
+        with app.app_context():
+            dialect = db.engine.dialect.name
+        assert all(dialect in statement._compiled for statement in Prepared.every)
+        assert app.extensions["grid_index"].index is not None
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.db
+def test_migration_0008_will_not_drop_waiting_tips(database_url, tmp_path, capsys):
+    from flask_migrate import downgrade, upgrade
+
+    app = live_app(fresh_database_url(database_url, tmp_path, "m8"), tmp_path)
+    people = seed_people(app)
+    client = app.test_client()
+    with app.app_context():
+        body = payload(*grid_point(GRID))
+        db.session.remove()
+    response = post_tip(client, {"Authorization": f"Bearer {people['member']['token']}"}, body, write=False)
+    assert response.status_code == 202
+    with app.app_context():
+        with pytest.raises(SystemExit):  # Flask-Migrate logs the RuntimeError's advice and exits 1
+            downgrade(revision="0007")
+        out = capsys.readouterr()
+        assert "1 accepted tips are still waiting in tip_intake; run `flask worker --once`" in out.out + out.err
+        db.session.remove()
+        assert waiting() == 1  # still there
+        assert materialise_waiting() == 1
+        db.session.commit()
+        downgrade(revision="0007")
+        upgrade()
+        assert waiting() == 0 and db.session.get(Tip, response.get_json()["id"]) is not None
