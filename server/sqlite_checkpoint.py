@@ -15,8 +15,11 @@ import os
 import sqlite3
 import threading
 
+from server.sqlite_gate import gate_for
+
 CHECK_SECONDS = 0.05
 BACKSTOP_PAGES = 10_000  # 40 MB of log; the thread keeps it far below that
+RESTART_PAGES = 1_000  # 4 MB: past this the thread starts the log over (see _checkpoint)
 
 log = logging.getLogger(__name__)
 _threads: dict[tuple[int, str], threading.Thread] = {}
@@ -49,9 +52,26 @@ def _run(path: str) -> None:
             conn.close()
             return
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _checkpoint(conn, path)
         except sqlite3.Error:  # busy, or going away: try again at the next tick
             continue
+
+
+def _checkpoint(conn: sqlite3.Connection, path: str) -> None:
+    """PASSIVE copies the log back without stopping anyone. But under a steady stream of writes the log is never
+    wholly copied at the moment a writer starts, so SQLite never starts it over: it grows to the backstop, where
+    every commit checkpoints (measured: a 41 MB log and 0.9 s stalls under tip intake). So once the log passes
+    RESTART_PAGES, the thread takes the write gate (writers queue there for a moment), copies the few frames
+    PASSIVE left and RESTARTs the log, which the next writer then overwrites from its start."""
+    _busy, log_frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if log_frames < RESTART_PAGES:
+        return
+    gate = gate_for(path)
+    gate.acquire()
+    try:
+        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+    finally:
+        gate.release()
 
 
 def _inode(path: str) -> int | None:

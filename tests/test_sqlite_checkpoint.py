@@ -52,3 +52,28 @@ def test_the_thread_stops_when_its_file_is_replaced_and_a_new_one_takes_over(tmp
     assert not first.is_alive()
     ensure_checkpointer(path)
     assert sqlite_checkpoint._threads[(os.getpid(), path)].is_alive()
+
+
+def test_the_log_is_started_over_under_a_steady_stream_of_writes(tmp_path):
+    """PASSIVE alone never lets SQLite start the log over while writers keep coming: it grew to the 40 MB
+    backstop under tip intake. Past RESTART_PAGES the thread restarts it through the write gate, so it stays
+    small however much is written."""
+    from server.sqlite_checkpoint import RESTART_PAGES
+    from server.sqlite_gate import GatedConnection, gate_for
+
+    path = str(tmp_path / "stream.sqlite")
+    writer = sqlite3.connect(path, isolation_level=None, factory=GatedConnection, check_same_thread=False)
+    writer.gate = gate_for(path)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # only the thread checkpoints
+    writer.execute("CREATE TABLE t (b BLOB)")
+    ensure_checkpointer(path)
+    largest, written = 0, 0
+    while written < 60_000_000:  # 15,000 pages: fifteen times RESTART_PAGES
+        writer.begin_write()
+        writer.execute("INSERT INTO t VALUES (?)", (os.urandom(100_000),))
+        writer.commit()
+        written += 100_000
+        largest = max(largest, os.path.getsize(path + "-wal"))
+    writer.close()
+    assert largest < 4 * RESTART_PAGES * 4096, largest  # PASSIVE alone: ~60 MB

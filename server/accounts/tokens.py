@@ -146,14 +146,19 @@ def _is_revoked(_header, payload) -> bool:
 # --- The same checks for a precompiled hot path (tip intake, server.rawsql), which cannot afford the ORM loads above.
 # tests/tips/test_intake_tokens.py runs every token case through both paths.
 
-TOKEN_STATE = Prepared(  # one row always: (active, token_version, family revoked_at, jti blocklisted)
-    lambda _dialect: select(
+
+def token_state_columns() -> tuple:
+    """(active, token_version, family revoked_at, jti blocklisted) for the bound user_id, fam and jti: columns
+    that any one-row SELECT can carry (TOKEN_STATE; tip intake reads them with everything else it needs)."""
+    return (
         select(User.active).where(User.id == bindparam("user_id")).scalar_subquery(),
         select(User.token_version).where(User.id == bindparam("user_id")).scalar_subquery(),
         select(TokenFamily.revoked_at).where(TokenFamily.id == bindparam("fam")).scalar_subquery(),
         exists().where(RevokedAccessToken.jti == bindparam("jti")),
     )
-)
+
+
+TOKEN_STATE = Prepared(lambda _dialect: select(*token_state_columns()))  # one row always
 USER_ROLES = Prepared(lambda _dialect: select(UserRole.role).where(UserRole.user_id == bindparam("user_id")))
 
 

@@ -26,7 +26,7 @@ from server.accounts.tokens import check_token_state, token_state_params
 from server.extensions import db
 from server.rawsql import RawConnection
 from server.tips import receipts
-from server.tips.intake_sql import read_context, write_intake
+from server.tips.intake_sql import read_context, read_intake, write_intake
 from server.tips.materialise import materialise
 from server.tips.models import Tip
 from server.tips.photos import attach_photos
@@ -48,8 +48,7 @@ def submit_json(key: str, claims: dict | None, payload: dict) -> tuple[int, dict
     caller = caller_of(user_id, payload)
     fingerprint = idempotency.fingerprint(payload)
     try:
-        with RawConnection.own_transaction() as s:
-            return _accept(s, sub, claims, user_id, (caller, key, fingerprint))
+        return RawConnection.transact(lambda s: _accept(s, sub, claims, user_id, (caller, key, fingerprint)))
     except (UniqueViolation, sqlite3.IntegrityError):
         # PostgreSQL: a request with the same key may have committed between our read and our write (on SQLite the
         # write lock, taken before the read, rules that out). Any other violation is a real error.
@@ -64,7 +63,7 @@ def _accept(s: RawConnection, sub: Submission, claims: dict | None, user_id: int
     """Check, then store in the intake journal with the idempotency record (or replay the earlier answer)."""
     caller, key, fingerprint = request
     payload = sub.payload
-    ctx = read_context(s, claims=claims, idempotency=(caller, key), category=payload["category"])
+    ctx = read_intake(s, claims=claims, caller=caller, key=key, category=payload["category"])
     if claims:
         check_token_state(claims, ctx.token_state)
     if ctx.earlier is not None:

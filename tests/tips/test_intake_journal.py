@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from server.areas.index_cache import current_index
 from server.extensions import db
@@ -158,14 +158,13 @@ def cached_index_app(database_url, tmp_path_factory):
 def test_intake_takes_a_transaction_of_its_own_when_the_request_has_none(cached_index_app, monkeypatch):
     app, people = cached_index_app
     used = []
-    real = RawConnection.own_transaction.__func__
+    real = RawConnection.transact.__func__
 
-    def spy(cls):
-        manager = real(cls)
+    def spy(cls, work):
         used.append(db.session.registry.has() and db.session().in_transaction())
-        return manager
+        return real(cls, work)
 
-    monkeypatch.setattr(RawConnection, "own_transaction", classmethod(spy))
+    monkeypatch.setattr(RawConnection, "transact", classmethod(spy))
     client = app.test_client()
     with app.app_context():
         body = payload(*grid_point(GRID))
@@ -236,3 +235,34 @@ def test_migration_0008_will_not_drop_waiting_tips(database_url, tmp_path, capsy
         downgrade(revision="0007")
         upgrade()
         assert waiting() == 0 and db.session.get(Tip, response.get_json()["id"]) is not None
+
+
+@pytest.mark.db
+def test_a_connection_the_database_dropped_is_replaced_and_the_tip_accepted(cached_index_app):
+    """Intake's pool does not ping before each request (a round trip); a dropped connection is thrown away and the
+    work runs again on a fresh one, which is safe because the idempotency key makes it repeatable."""
+    app, people = cached_index_app
+    if not app.config["GRID"].database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs in-process: there is no connection for a server to drop")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {people['member']['token']}"}
+    with app.app_context():
+        body = payload(*grid_point(GRID))
+        current_index()
+        db.session.remove()
+    assert post_tip(client, headers, body, write=False).status_code == 202  # intake's pool now holds a connection
+    with app.app_context():
+        before = waiting()
+        dropped = db.session.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+        db.session.commit()
+        db.session.remove()
+    assert dropped >= 1
+    again = post_tip(client, headers, body, write=False)
+    assert again.status_code == 202, again.get_json()
+    with app.app_context():
+        assert waiting() == before + 1
