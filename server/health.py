@@ -7,6 +7,7 @@ from server.areas.index_cache import current_generation_id
 from server.areas.services import no_map_loaded
 from server.errors import Problem
 from server.extensions import db
+from server.tips.materialise import waiting as waiting_tips
 
 bp = Blueprint("health", __name__)
 
@@ -19,7 +20,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database answers and a grid map is loaded."""
+    """The database answers and a grid map is loaded; how many accepted tips wait for the worker."""
     try:
         db.session.execute(text("SELECT 1"))
         generation = current_generation_id()
@@ -27,4 +28,5 @@ def readyz():
         raise Problem(503, "database-unavailable", "The database does not answer.") from None
     if generation is None:
         raise no_map_loaded()
-    return {"status": "ready", "generation_id": generation}
+    # Tips accepted but not yet routed: a number that keeps growing means no worker is running (`flask worker`).
+    return {"status": "ready", "generation_id": generation, "tips_waiting": waiting_tips()}

@@ -134,6 +134,7 @@ def measure(name: str, database_url: str, seconds: int, extra_env: dict | None =
     if floor_bad:
         raise RuntimeError(f"the bare insert failed {floor_bad} times: its figure would mean nothing")
     rps, p99, bad = run_served("server.wsgi:app", "/api/v1/tips", env, seconds, body, token)
+    waiting, drain_rate = drain(env)
     target = 0.35 if name == "postgis" else 0.50
     return [
         (f"hello world (gunicorn -w 2), {name} run", f"{base_rps:.0f} req/s, p99 {base_p99:.1f} ms", "baseline"),
@@ -145,7 +146,30 @@ def measure(name: str, database_url: str, seconds: int, extra_env: dict | None =
         (f"POST /api/v1/tips JSON, {name}", f"{rps:.0f} req/s, p99 {p99:.1f} ms, {bad} non-2xx", ""),
         ("  throughput ratio", f"{rps / base_rps:.0%} (of the bare insert: {rps / floor_rps:.0%})", f">= {target:.0%}"),
         ("  p99 ratio", f"{p99 / base_p99:.2f}x", "<= 3x"),
+        (f"worker writing the {waiting} accepted tips, {name}", f"{drain_rate:.0f} tips/s", f">= {rps:.0f} (intake)"),
     ]
+
+
+DRAIN = """
+import json, time
+from server import create_app
+from server.extensions import db
+from server.tips.materialise import materialise_waiting, waiting
+app = create_app()
+with app.app_context():
+    total = waiting()
+    start = time.perf_counter()
+    while materialise_waiting(200):
+        db.session.commit()
+    print(json.dumps([total, total / (time.perf_counter() - start)]))
+"""
+
+
+def drain(env: dict) -> tuple[int, float]:
+    """The worker's side: route and write every tip the run accepted, in its batches; (how many, tips/s)."""
+    out = subprocess.run([sys.executable, "-c", DRAIN], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    total, rate = json.loads(out.stdout.strip().splitlines()[-1])
+    return total, rate
 
 
 def run_served(app_path: str, path: str, env: dict, seconds: int, body: str, token: str) -> tuple[float, float, int]:

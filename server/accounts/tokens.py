@@ -33,7 +33,7 @@ from flask_jwt_extended.exceptions import (
 from flask_jwt_extended.view_decorators import _decode_jwt_from_headers  # the header parser itself
 from sqlalchemy import bindparam, exists, select, update
 
-from server.accounts.models import RefreshToken, RevokedAccessToken, TokenFamily, User, UserRole
+from server.accounts.models import RefreshToken, RevokedAccessToken, TokenFamily, User
 from server.areas.models import utcnow
 from server.errors import Problem, problem_response
 from server.extensions import db
@@ -159,7 +159,6 @@ def token_state_columns() -> tuple:
 
 
 TOKEN_STATE = Prepared(lambda _dialect: select(*token_state_columns()))  # one row always
-USER_ROLES = Prepared(lambda _dialect: select(UserRole.role).where(UserRole.user_id == bindparam("user_id")))
 
 
 def bearer_access_claims() -> dict:

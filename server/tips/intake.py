@@ -26,7 +26,7 @@ from server.accounts.tokens import check_token_state, token_state_params
 from server.extensions import db
 from server.rawsql import RawConnection
 from server.tips import receipts
-from server.tips.intake_sql import read_context, read_intake, write_intake
+from server.tips.intake_sql import read_for_writing, read_intake, write_intake
 from server.tips.materialise import materialise
 from server.tips.models import Tip
 from server.tips.photos import attach_photos
@@ -100,7 +100,7 @@ def submit_with_photos(key: str, reporter: Reporter, payload: dict, photos: list
         return _replay(claim, sub, photos)
     try:
         s = RawConnection()
-        ctx = read_context(s, category=payload["category"], grid_code=sub.place.grid_code)
+        ctx = read_for_writing(s, category=payload["category"], grid_code=sub.place.grid_code)
         category = known_category(ctx.category, payload["category"])
         identity, secret = reporter_row(ctx.tip_id, reporter, is_anonymous(payload, reporter), payload)
         write_routed_tip(s, sub, category, ctx.people, ctx.tip_id, reporter, identity)

@@ -4,8 +4,9 @@
 know, then everything it writes, in one transaction. On SQLite the same statements run in-process under the write
 lock (BEGIN IMMEDIATE), which also makes the idempotency read authoritative.
 
-JSON intake reads the token state, the idempotency record, the category and the next tip id, and writes the
-intake journal (`write_intake`); the worker later reads the grid's people and writes the tip (`write_tip`).
+JSON intake reads the token's state, the idempotency record, the category and the next tip id in one statement
+(`read_intake`) and writes the intake journal (`write_intake`); the worker, and multipart intake, read the grid's
+people (`read_for_writing`) and write the tip (`write_tip`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, union_all
 
 from server.accounts.assignments import Responsible, responsible_query
 from server.accounts.models import UserRole
-from server.accounts.tokens import TOKEN_STATE, USER_ROLES, token_state_columns, token_state_params
+from server.accounts.tokens import token_state_columns, token_state_params
 from server.idempotency import IdempotencyRecord
 from server.rawsql import Prepared, RawConnection
 from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion, TipFollowup, TipIntake, TipReporter
@@ -32,15 +33,6 @@ CATEGORY = Prepared(
     lambda _d: select(*(getattr(TipCategory, f) for f in CATEGORY_FIELDS)).where(
         TipCategory.code == bindparam("code"), TipCategory.active.is_(True)
     )
-)
-IDEMPOTENCY = Prepared(
-    lambda _d: select(
-        IdempotencyRecord.request_hash,
-        IdempotencyRecord.state,
-        IdempotencyRecord.status_code,
-        IdempotencyRecord.response,
-        IdempotencyRecord.resource_id,
-    ).where(IdempotencyRecord.caller == bindparam("caller"), IdempotencyRecord.key == bindparam("key"))
 )
 RESPONSIBLE = Prepared(lambda _d: responsible_query())
 
@@ -149,61 +141,52 @@ class Replay:
 
 
 @dataclass(frozen=True)
-class Context:
-    token_state: tuple | None  # TOKEN_STATE's row; None for the anonymous channel or when not asked
+class IntakeContext:
+    token_state: tuple | None  # token_state_columns' values; None for the anonymous channel
     roles: frozenset[str]
     earlier: Replay | None  # an earlier request with this caller and key
+    category: Category | None  # None: unknown or retired
+    tip_id: int  # the id the new tip will take
+
+
+@dataclass(frozen=True)
+class WriteContext:
     category: Category | None  # None: unknown or retired (or not asked)
     people: list[Responsible]  # the grid's chief and deputies today, in order
     tip_id: int | None  # the id the new tip will take (None when not asked)
 
 
-def read_context(
-    s: RawConnection,
-    *,
-    claims: dict | None = None,
-    idempotency: tuple[str, str] | None = None,
-    category: str | None = None,
-    grid_code: str | None = None,
-    next_id: bool = True,
-) -> Context:
-    """What a step needs, in one round trip: the token's state (`claims`), an earlier request with this (caller,
-    key), the category, the grid's responsible people and the next tip id; each only when asked."""
-    token_params = token_state_params(claims) if claims else None
-    with s.batch():
-        token = s.run(TOKEN_STATE, **token_params) if claims else None
-        roles = s.run(USER_ROLES, user_id=token_params["user_id"]) if claims else None
-        earlier = s.run(IDEMPOTENCY, caller=idempotency[0], key=idempotency[1]) if idempotency else None
-        found = s.run(CATEGORY, code=category) if category else None
-        people = s.run(RESPONSIBLE, grid_code=grid_code, on=date.today()) if grid_code else None
-        tip_id = s.run(NEXT_TIP_ID) if next_id else None
-    d = s.dialect
-    earlier_rows = IDEMPOTENCY.rows(earlier, d) if earlier else []
-    category_rows = CATEGORY.rows(found, d) if found else []
-    return Context(
-        token_state=TOKEN_STATE.rows(token, d)[0] if token else None,
-        roles=frozenset(r for (r,) in USER_ROLES.rows(roles, d)) if roles else frozenset(),
-        earlier=Replay(*earlier_rows[0][:4]) if earlier_rows else None,
-        category=Category(*category_rows[0]) if category_rows else None,
-        people=[Responsible(*row) for row in RESPONSIBLE.rows(people, d)] if people else [],
-        tip_id=NEXT_TIP_ID.rows(tip_id, d)[0][0] if tip_id else None,
-    )
-
-
-def read_intake(s: RawConnection, *, claims: dict | None, caller: str, key: str, category: str) -> Context:
+def read_intake(s: RawConnection, *, claims: dict | None, caller: str, key: str, category: str) -> IntakeContext:
     """What JSON intake needs (INTAKE_CONTEXT), in one statement."""
     params = token_state_params(claims) if claims else {"user_id": None, "fam": None, "jti": None}
     with s.batch():  # psycopg then sends BEGIN with the statement, not in a round trip of its own
         cursor = s.run(INTAKE_CONTEXT, **params, caller=caller, key=key, code=category)
     row = INTAKE_CONTEXT.rows(cursor, s.dialect)[0]
     token, roles, earlier, found, tip_id = row[:4], row[4], row[5:9], row[9:14], row[14]
-    return Context(
+    return IntakeContext(
         token_state=token if claims else None,
         roles=frozenset(roles.split(",")) if roles else frozenset(),
         earlier=Replay(*earlier) if earlier[0] is not None else None,
         category=Category(*found) if found[0] is not None else None,
-        people=[],
         tip_id=tip_id,
+    )
+
+
+def read_for_writing(
+    s: RawConnection, *, category: str | None = None, grid_code: str | None = None, next_id: bool = True
+) -> WriteContext:
+    """What writing a tip needs, in one round trip: the category, the grid's responsible people today and the next
+    tip id; each only when asked (the worker knows the category and the id already)."""
+    with s.batch():
+        found = s.run(CATEGORY, code=category) if category else None
+        people = s.run(RESPONSIBLE, grid_code=grid_code, on=date.today()) if grid_code else None
+        tip_id = s.run(NEXT_TIP_ID) if next_id else None
+    d = s.dialect
+    category_rows = CATEGORY.rows(found, d) if found else []
+    return WriteContext(
+        category=Category(*category_rows[0]) if category_rows else None,
+        people=[Responsible(*row) for row in RESPONSIBLE.rows(people, d)] if people else [],
+        tip_id=NEXT_TIP_ID.rows(tip_id, d)[0][0] if tip_id else None,
     )
 
 

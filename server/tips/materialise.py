@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.geo.sql import is_spatialite
 from server.rawsql import RawConnection
-from server.tips.intake_sql import read_context
+from server.tips.intake_sql import read_for_writing
 from server.tips.models import TipIntake
 from server.tips.submission import Reporter, Submission
 from server.tips.writer import write_routed_tip
@@ -54,6 +54,6 @@ def _write(entry: TipIntake) -> None:
     identity = entry.reporter["row"]
     reporter = Reporter(identity["user_id"], entry.reporter["role"])
     s = RawConnection()
-    people = read_context(s, grid_code=sub.place.grid_code, next_id=False).people
+    people = read_for_writing(s, grid_code=sub.place.grid_code, next_id=False).people
     write_routed_tip(s, sub, category, people, entry.tip_id, reporter, identity)
     db.session.delete(entry)

@@ -40,13 +40,6 @@ from server.tips.views import triage_view, triage_views
 from server.tips.visibility import TRIAGE_ROLES, get_visible_tip
 
 blp = Blueprint("tips", __name__, url_prefix="/api/v1", description="Tips (线索): intake, triage, reporters")
-IDEMPOTENCY = {
-    "Idempotency-Key": {
-        "description": "Required: one UUID per tip, reused on every retry.",
-        "schema": {"type": "string"},
-        "required": True,
-    }
-}
 SUBMIT_BODY = {
     "requestBody": {
         "required": True,

@@ -106,7 +106,7 @@ def test_flask_404_and_405_are_problems(client):
 def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz").get_json()
-    assert ready["status"] == "ready" and ready["generation_id"] >= 1
+    assert ready["status"] == "ready" and ready["generation_id"] >= 1 and ready["tips_waiting"] == 0
 
 
 def test_docs_page_uses_local_assets_only(client):

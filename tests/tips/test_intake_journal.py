@@ -53,6 +53,7 @@ def test_an_accepted_tip_is_unseen_until_the_worker_writes_it(app, client, cast,
     assert body["grid"]["code"] == demo_areas["grid"] and body["outside_grids"] is False
     tip_id = body["id"]
     assert waiting() == 1 and db.session.get(Tip, tip_id) is None
+    assert client.get("/readyz").get_json()["tips_waiting"] == 1  # what operators watch: no worker, it grows
     assert tip_id not in inbox_ids(client, chief)
     assert client.get(f"/api/v1/tips/{tip_id}", headers=chief).status_code == 404
     assert tip_id not in {t["id"] for t in client.get("/api/v1/tips/mine", headers=member).get_json()["items"]}

@@ -122,8 +122,8 @@ def test_a_key_taken_between_read_and_write_replays(client, make_user, auth_head
     first = post_tip(client, auth_headers(member), body, key="race-key")
     assert first.status_code == 202
     tips_before = db.session.scalar(select(func.count(Tip.id)))
-    real_read = intake.read_context
-    monkeypatch.setattr(intake, "read_context", lambda *a, **k: dataclasses.replace(real_read(*a, **k), earlier=None))
+    real_read = intake.read_intake
+    monkeypatch.setattr(intake, "read_intake", lambda *a, **k: dataclasses.replace(real_read(*a, **k), earlier=None))
     second = post_tip(client, auth_headers(member), body, key="race-key")
     assert second.status_code == 202 and second.get_json() == first.get_json()
     assert db.session.scalar(select(func.count(Tip.id))) == tips_before
