@@ -18,13 +18,19 @@ from server.tips.models import Tip, TipFollowup
 from server.tips.related import link_related
 
 
+def claim_oldest(model, order, limit: int) -> list:
+    """The oldest `limit` rows of a worker queue, locked for this transaction; on PostgreSQL rows another worker
+    holds are skipped (FOR UPDATE SKIP LOCKED), so several workers share the queue. SQLite has one writer."""
+    query = select(model).order_by(order).limit(limit)
+    if not is_spatialite():
+        query = query.with_for_update(skip_locked=True)
+    return list(db.session.scalars(query))
+
+
 def run_followups(limit: int = 100) -> int:
     """Follow up to `limit` waiting tips in one transaction (the caller commits). Returns how many."""
-    query = select(TipFollowup).order_by(TipFollowup.tip_id).limit(limit)
-    if not is_spatialite():
-        query = query.with_for_update(skip_locked=True)  # several workers share the queue
     done = 0
-    for followup in db.session.scalars(query).all():
+    for followup in claim_oldest(TipFollowup, TipFollowup.tip_id, limit):
         tip, lon, lat = db.session.execute(
             select(Tip, func.ST_X(Tip.location), func.ST_Y(Tip.location)).where(Tip.id == followup.tip_id)
         ).one()

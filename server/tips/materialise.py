@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.geo.sql import is_spatialite
 from server.rawsql import RawConnection
+from server.tips.followups import claim_oldest
 from server.tips.intake_sql import read_for_writing
 from server.tips.models import TipIntake
 from server.tips.submission import Reporter, Submission
@@ -21,11 +22,8 @@ from server.tips.writer import write_routed_tip
 
 def materialise_waiting(limit: int = 200) -> int:
     """Write up to `limit` waiting tips, oldest first (the caller commits). Returns how many."""
-    query = select(TipIntake).order_by(TipIntake.tip_id).limit(limit)
-    if not is_spatialite():
-        query = query.with_for_update(skip_locked=True)  # several workers share the journal
     done = 0
-    for entry in db.session.scalars(query).all():
+    for entry in claim_oldest(TipIntake, TipIntake.tip_id, limit):
         _write(entry)
         done += 1
     db.session.flush()
