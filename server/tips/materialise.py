@@ -8,6 +8,8 @@ worker's transaction: a tip is written exactly once, and a batch costs one commi
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func, select
 
 from server.extensions import db
@@ -19,14 +21,25 @@ from server.tips.models import TipIntake
 from server.tips.submission import Reporter, Submission
 from server.tips.writer import write_routed_tip
 
+log = logging.getLogger(__name__)
+
 
 def materialise_waiting(limit: int = 200) -> int:
-    """Write up to `limit` waiting tips, oldest first (the caller commits). Returns how many."""
+    """Write up to `limit` waiting tips, oldest first (the caller commits). Returns how many were written.
+
+    Each is written under a savepoint: one that fails (a bug, a row the database refuses) is logged by id and left
+    waiting, and the others go on; it is tried again next round, and /readyz keeps counting it."""
     done = 0
     for entry in claim_oldest(TipIntake, TipIntake.tip_id, limit):
-        _write(entry)
+        tip_id = entry.tip_id
+        try:
+            with db.session.begin_nested():
+                _write(entry)
+                db.session.flush()
+        except Exception:  # noqa: BLE001 - one bad entry must not hold up every tip behind it
+            log.exception("tip %s could not be written from the intake journal; it stays waiting", tip_id)
+            continue
         done += 1
-    db.session.flush()
     return done
 
 

@@ -27,7 +27,7 @@ from server.tips.routing import Place
 from server.tips.submission import Submission
 from server.warmup import warm_up
 from server.worker import Worker
-from tests.tips.helpers import grid_point, jpeg_bytes, payload, post_tip
+from tests.tips.helpers import PLANTED_TEXT, grid_point, jpeg_bytes, payload, post_tip
 from tests.workflow.live_db import GRID, fresh_database_url, live_app, seed_people
 
 
@@ -78,6 +78,22 @@ def test_the_worker_writes_each_tip_once_oldest_first(client, cast, auth_headers
     assert materialise_waiting() == 1 and materialise_waiting() == 0
     assert materialise(ids[0]) is False  # written already: nothing to do
     assert db.session.scalar(select(func.count(Tip.id)).where(Tip.id.in_(ids))) == 3
+
+
+def test_an_entry_that_cannot_be_written_does_not_hold_up_the_others(client, cast, auth_headers, demo_areas, caplog):
+    headers = auth_headers(cast["member"])
+    ids = [
+        post_tip(client, headers, payload(*grid_point(demo_areas["grid"])), write=False).get_json()["id"]
+        for _ in range(3)
+    ]
+    broken = db.session.get(TipIntake, ids[0])
+    row = broken.reporter["row"] | {"user_id": 10**9}  # a user that does not exist: the database refuses it (FK)
+    broken.reporter = broken.reporter | {"row": row}
+    db.session.flush()
+    assert materialise_waiting() == 2
+    assert [t for (t,) in db.session.execute(select(TipIntake.tip_id))] == [ids[0]]  # waiting still, not lost
+    assert db.session.get(Tip, ids[0]) is None and db.session.get(Tip, ids[1]) is not None
+    assert f"tip {ids[0]} could not be written" in caplog.text and PLANTED_TEXT not in caplog.text
 
 
 def test_ids_are_not_reused_while_tips_wait(client, cast, auth_headers, demo_areas):
