@@ -34,4 +34,7 @@ def warm_up(app: Flask) -> None:
             db.session.rollback()
         finally:
             db.session.remove()
+            # Close what warming up opened: under `gunicorn --preload` this runs before the fork, and a pooled
+            # connection shared by two processes corrupts both. The first request opens its own.
+            db.engine.dispose()
     gc.freeze()

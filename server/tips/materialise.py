@@ -27,20 +27,31 @@ log = logging.getLogger(__name__)
 def materialise_waiting(limit: int = 200) -> int:
     """Write up to `limit` waiting tips, oldest first (the caller commits). Returns how many were written.
 
-    Each is written under a savepoint: one that fails (a bug, a row the database refuses) is logged by id and left
-    waiting, and the others go on; it is tried again next round, and /readyz keeps counting it."""
-    done = 0
-    for entry in claim_oldest(TipIntake, TipIntake.tip_id, limit):
-        tip_id = entry.tip_id
-        try:
-            with db.session.begin_nested():
+    The batch is written under one savepoint. If the database refuses any of it (a bug, a row it will not take),
+    the batch is written again one by one, each under its own savepoint: the one that fails is logged by id and
+    left waiting (tried again next round, and counted by /readyz), and the others go on."""
+    entries = claim_oldest(TipIntake, TipIntake.tip_id, limit)
+    try:
+        with db.session.begin_nested():
+            for entry in entries:
                 _write(entry)
-                db.session.flush()
-        except Exception:  # noqa: BLE001 - one bad entry must not hold up every tip behind it
-            log.exception("tip %s could not be written from the intake journal; it stays waiting", tip_id)
-            continue
-        done += 1
-    return done
+            db.session.flush()
+        return len(entries)
+    except Exception:  # noqa: BLE001 - find the one that fails; the rest must not wait behind it
+        log.warning("a batch of %d waiting tips could not be written at once; writing them one by one", len(entries))
+    return sum(_write_alone(entry) for entry in entries)
+
+
+def _write_alone(entry: TipIntake) -> bool:
+    tip_id = entry.tip_id
+    try:
+        with db.session.begin_nested():
+            _write(entry)
+            db.session.flush()
+    except Exception:  # noqa: BLE001 - one bad entry must not hold up every tip behind it
+        log.exception("tip %s could not be written from the intake journal; it stays waiting", tip_id)
+        return False
+    return True
 
 
 def materialise(tip_id: int) -> bool:
