@@ -18,8 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from server.config import Settings
-from server.rawsql import begin_sqlite_write
-from server.sqlite_checkpoint import BACKSTOP_PAGES
+from server.sqlite_checkpoint import BACKSTOP_PAGES, ensure_checkpointer
 from server.sqlite_gate import GatedConnection, gate_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -58,6 +57,14 @@ def configure_engine(engine: Engine, settings: Settings) -> None:
             begin_sqlite_write(engine, conn.connection.driver_connection)
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def begin_sqlite_write(engine: Engine, dbapi) -> None:
+    """Open a writing transaction on a SpatiaLite connection: BEGIN IMMEDIATE through the write gate, with this
+    process's checkpoint thread running. The `begin` listener uses it, and so does server.rawsql for connections
+    it takes from the pool itself."""
+    ensure_checkpointer(engine.url.database)
+    dbapi.begin_write()
 
 
 def _may_write() -> bool:

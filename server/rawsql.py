@@ -23,8 +23,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.sql import Executable
 
+from server.db import begin_sqlite_write
 from server.extensions import db
-from server.sqlite_checkpoint import ensure_checkpointer
 
 T = TypeVar("T")
 
@@ -192,9 +192,3 @@ def _hot_engine(engine: Engine) -> Engine:
         size = engine.pool.size()
         hot = _hot_engines[engine] = create_engine(engine.url, pool_pre_ping=False, pool_size=size, max_overflow=size)
     return hot
-
-
-def begin_sqlite_write(engine, dbapi) -> None:
-    """What server.db's `begin` listener does for a writing transaction, for a connection outside SQLAlchemy's."""
-    ensure_checkpointer(engine.url.database)
-    dbapi.begin_write()  # BEGIN IMMEDIATE, through the write gate
