@@ -15,8 +15,9 @@ API_VERSION = "1.0.0"
 
 def create_app(config: dict | None = None) -> Flask:
     settings = load_settings(config)
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
+    app = GridFlask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
     _configure(app, settings)
+    _serve_json_tips_fast(app)
     if settings.trusted_proxies:
         # Behind nginx: take the client address and scheme from the proxy's headers (rate limits, audit IP hashes).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
@@ -28,6 +29,22 @@ def create_app(config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _start_inprocess_worker(app, settings)
     return app
+
+
+class GridFlask(Flask):
+    """Flask, remembering which views and hooks are coroutines: Flask asks `inspect` again for each one on every
+    request (15 hooks and wrappers on tip intake, ~20 µs of its hot path). Views and hooks are registered once, so
+    the memo stays as small as the app."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync_versions: dict = {}
+
+    def ensure_sync(self, func):
+        found = self._sync_versions.get(func)
+        if found is None:
+            found = self._sync_versions[func] = super().ensure_sync(func)
+        return found
 
 
 def _configure(app: Flask, settings) -> None:
@@ -59,6 +76,12 @@ class NoCookieSessions(SessionInterface):
 
     def save_session(self, app, session, response) -> None:
         return None
+
+
+def _serve_json_tips_fast(app: Flask) -> None:
+    from server.tips.fast_intake import FastJsonIntake
+
+    app.wsgi_app = FastJsonIntake(app, app.wsgi_app)
 
 
 def _init_extensions(app: Flask, settings) -> None:

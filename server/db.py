@@ -44,7 +44,11 @@ def configure_engine(engine: Engine, settings: Settings) -> None:
         dbapi_conn.enable_load_extension(True)
         dbapi_conn.load_extension(settings.spatialite_path)
         dbapi_conn.enable_load_extension(False)
-        synchronous = f"synchronous={settings.sqlite_synchronous}"
+        # `full` is kept by syncing the log ourselves, after the commit has left the write gate (GatedConnection):
+        # SQLite's own FULL would fsync with the write lock held, and every other writer would wait out the disk.
+        synchronous = "synchronous=NORMAL"
+        if settings.sqlite_synchronous == "full" and engine.url.database not in (None, "", ":memory:"):
+            dbapi_conn.log_to_sync = engine.url.database + "-wal"
         backstop = f"wal_autocheckpoint={BACKSTOP_PAGES}"  # the checkpoint thread does the regular ones
         busy = f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
         for pragma in ("journal_mode=WAL", busy, "foreign_keys=ON", synchronous, backstop):

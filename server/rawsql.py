@@ -85,8 +85,10 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
 def _params(c: _Compiled, values: dict[str, Any]):
     if c.literals:
         values = c.literals | values
-    processed = {name: values[name] if p is None else p(values[name]) for name, p in c.binds.items()}
-    return tuple(processed[name] for name in c.order) if c.order is not None else processed
+    if c.order is not None:
+        binds = c.binds
+        return tuple(values[name] if binds[name] is None else binds[name](values[name]) for name in c.order)
+    return {name: values[name] if p is None else p(values[name]) for name, p in c.binds.items()}
 
 
 class RawConnection:

@@ -337,3 +337,80 @@ def test_flock_is_what_other_processes_see(tmp_path):
     fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
     assert gate_file_free(probe)
+
+
+# --- group commit: GRID_SQLITE_SYNCHRONOUS=full syncs the log after the gate is released ------------------------
+
+
+def synced_commits(path, monkeypatch) -> tuple[GatedConnection, list[tuple]]:
+    """A connection set up as the app sets one up for `full`, and a record of each fdatasync: (inode synced, the
+    gate's holder, still in a transaction)."""
+    conn = sqlite3.connect(path, isolation_level=None, factory=GatedConnection)
+    conn.gate = gate_for(str(path))
+    conn.log_to_sync = f"{path}-wal"
+    conn.execute("PRAGMA synchronous=NORMAL")
+    synced = []
+    real = os.fdatasync
+
+    def spy(fd):
+        synced.append((os.fstat(fd).st_ino, conn.gate._owner, conn.in_transaction))
+        real(fd)
+
+    monkeypatch.setattr("server.sqlite_gate.os.fdatasync", spy)
+    return conn, synced
+
+
+def test_a_write_commit_syncs_the_log_after_leaving_the_gate(tmp_path, monkeypatch):
+    path = tmp_path / "group.sqlite"
+    make_database(path)
+    conn, synced = synced_commits(path, monkeypatch)
+    conn.begin_write()
+    conn.execute("UPDATE counter SET n = n + 1")
+    conn.commit()
+    log = os.stat(f"{path}-wal").st_ino
+    assert synced == [(log, None, False)]  # the log itself, with the gate free and the transaction over
+    conn.begin_write()
+    with conn:  # sqlite3's context manager commits in C, past commit(): synced all the same
+        conn.execute("UPDATE counter SET n = n + 1")
+    assert synced == [(log, None, False)] * 2
+    conn.close()
+
+
+def test_reads_and_rollbacks_sync_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "group.sqlite"
+    make_database(path)
+    conn, synced = synced_commits(path, monkeypatch)
+    conn.execute("BEGIN")
+    conn.execute("SELECT n FROM counter").fetchone()
+    conn.commit()
+    conn.begin_write()
+    conn.execute("UPDATE counter SET n = n + 1")
+    conn.rollback()
+    with pytest.raises(ZeroDivisionError):
+        conn.begin_write()
+        with conn:
+            conn.execute("UPDATE counter SET n = n + 1")
+            raise ZeroDivisionError
+    assert synced == [] and conn.execute("SELECT n FROM counter").fetchone() == (0,)
+    conn.log_to_sync = None  # GRID_SQLITE_SYNCHRONOUS=normal: the log waits for the next checkpoint
+    conn.begin_write()
+    conn.execute("UPDATE counter SET n = n + 1")
+    conn.commit()
+    assert synced == []
+    conn.close()
+
+
+@pytest.mark.parametrize(("setting", "syncs_log"), [("full", True), ("normal", False)])
+def test_the_app_runs_normal_and_syncs_the_log_itself_for_full(tmp_path, setting, syncs_log):
+    from sqlalchemy import text
+
+    from server import create_app
+    from server.extensions import db
+
+    path = tmp_path / "app.sqlite"
+    app = create_app({"database_url": f"sqlite:///{path}", "env": "test", "sqlite_synchronous": setting})
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL: COMMIT writes, never syncs
+        conn = db.session.connection().connection.driver_connection
+        assert conn.log_to_sync == (f"{path}-wal" if syncs_log else None)
+        db.session.remove()

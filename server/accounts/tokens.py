@@ -172,6 +172,17 @@ def bearer_access_claims() -> dict:
     return claims
 
 
+def access_claims_of(authorization: str | None) -> dict | None:
+    """As bearer_access_claims, from an Authorization header in its plain form (`Bearer <token>`) outside a request
+    context (server.tips.fast_intake); None for any other form, which flask-jwt-extended's parser then judges."""
+    config = current_app.config
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme != config["JWT_HEADER_TYPE"] or not token or " " in token or "," in token:
+        return None
+    claims = _decode(token)
+    return claims if claims.get("type") == "access" else None
+
+
 def _decode(token: str) -> dict:
     """flask-jwt-extended's decode_token, done once and remembered: it decodes every token three times (claims,
     header, then verified), and each decode costs PyJWT ~40 µs of base64 checks, while a phone sends the same token

@@ -6,7 +6,7 @@ worker writes it; `from_journal` reads it back exactly.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.areas.models import utcnow
@@ -49,8 +49,8 @@ class Submission:
         return {
             "payload": payload,
             "point": list(self.point),
-            "place": asdict(self.place),
-            "category": asdict(category),
+            "place": dict(vars(self.place)),  # flat dataclasses of plain values: asdict's deep copy is not needed
+            "category": dict(vars(category)),
         }
 
     @classmethod
