@@ -17,7 +17,6 @@ Hand-written: routing one endpoint around a framework is nothing a library does.
 from __future__ import annotations
 
 import io
-import json
 import logging
 
 from flask import Flask
@@ -29,8 +28,8 @@ from server import idempotency
 from server.accounts.tokens import access_claims_of
 from server.errors import Problem
 from server.extensions import db
+from server.tips.fast_body import strictly_valid
 from server.tips.intake import submit_json
-from server.tips.requests import validated
 
 PATH = "/api/v1/tips"
 MAX_BODY = 64 * 1024  # a JSON tip is a few kilobytes (description <= 5,000 characters); larger goes to Flask
@@ -86,7 +85,9 @@ def _accept(environ, body: bytes) -> tuple[int, dict] | None:
         claims = access_claims_of(environ.get("HTTP_AUTHORIZATION"))
         if claims is None:
             return None
-        payload = validated(json.loads(body))
+        payload = strictly_valid(body)
+        if payload is None:
+            return None  # marshmallow accepts it or says why not
         answer = submit_json(key, claims, payload)
         if db.session.registry.has():
             db.session.commit()  # the grid index check may have begun the session's transaction; intake joined it

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, func, insert, select, union_all
+from sqlalchemy import and_, bindparam, func, insert, literal, select, union_all
 
 from server.accounts.assignments import Responsible, responsible_query
 from server.accounts.models import UserRole
@@ -25,7 +25,7 @@ from server.tips.models import Tip, TipCategory, TipEvent, TipExclusion, TipFoll
 
 
 def _insert(model, columns: tuple[str, ...]) -> Prepared:
-    return Prepared(lambda _d: insert(model.__table__).values({c: bindparam(c) for c in columns}))
+    return Prepared(lambda _d: insert(model.__table__).inline().values({c: bindparam(c) for c in columns}))
 
 
 CATEGORY_FIELDS = ("code", "accept_hours", "resolve_days", "urgent", "conflict")
@@ -52,16 +52,23 @@ def _intake_context(dialect):
     of five statements costs four times as much in psycopg), on SQLite one step. Columns: the token's state
     (token_state_columns), the user's roles joined by commas, the earlier request with this caller and key, the
     active category, and the next tip id; NULLs where there is nothing (an anonymous caller, a new key, an unknown
-    category)."""
-    key = (IdempotencyRecord.caller == bindparam("caller"), IdempotencyRecord.key == bindparam("key"))
-    category = (TipCategory.code == bindparam("code"), TipCategory.active.is_(True))
+    category). The idempotency record and the category are outer-joined to a one-row base, one index look-up each
+    (as a scalar subquery per column they cost nine)."""
+    key = and_(IdempotencyRecord.caller == bindparam("caller"), IdempotencyRecord.key == bindparam("key"))
+    category = and_(TipCategory.code == bindparam("code"), TipCategory.active.is_(True))
     roles = select(func.aggregate_strings(UserRole.role, ",")).where(UserRole.user_id == bindparam("user_id"))
-    return select(
-        *token_state_columns(),
-        roles.scalar_subquery(),
-        *(select(getattr(IdempotencyRecord, f)).where(*key).scalar_subquery() for f in IDEMPOTENCY_FIELDS),
-        *(select(getattr(TipCategory, f)).where(*category).scalar_subquery() for f in CATEGORY_FIELDS),
-        _next_tip_id(dialect).scalar_subquery(),
+    one = select(literal(1).label("one")).subquery("one")
+    return (
+        select(
+            *token_state_columns(),
+            roles.scalar_subquery(),
+            *(getattr(IdempotencyRecord, f) for f in IDEMPOTENCY_FIELDS),
+            *(getattr(TipCategory, f) for f in CATEGORY_FIELDS),
+            _next_tip_id(dialect).scalar_subquery(),
+        )
+        .select_from(one)
+        .outerjoin(IdempotencyRecord, key)
+        .outerjoin(TipCategory, category)
     )
 
 

@@ -8,6 +8,7 @@ from marshmallow import validate
 from server.geo.datum import DATUMS
 
 DESCRIPTION_MAX = 5000
+DEVICE_HASH_PATTERN = r"^[A-Za-z0-9+/=_-]{16,128}$"
 SORT_KEYS = ("submitted_at", "accept_due_at", "resolve_due_at")
 
 
@@ -22,7 +23,7 @@ class ClientSchema(ma.Schema):
     app_version = ma.fields.String(load_default=None, validate=validate.Length(max=40))
     device_hash = ma.fields.String(
         load_default=None,
-        validate=validate.Regexp(r"^[A-Za-z0-9+/=_-]{16,128}$", error="device_hash must be a hash (16-128 chars)."),
+        validate=validate.Regexp(DEVICE_HASH_PATTERN, error="device_hash must be a hash (16-128 chars)."),
         metadata={"description": "A hash of the device id made on the phone; never the id itself."},
     )
 
