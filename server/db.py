@@ -12,6 +12,8 @@ SQLite needs three things on every new connection:
 
 from __future__ import annotations
 
+import os
+
 from flask import has_request_context, request
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import event
@@ -48,7 +50,7 @@ def configure_engine(engine: Engine, settings: Settings) -> None:
         # SQLite's own FULL would fsync with the write lock held, and every other writer would wait out the disk.
         synchronous = "synchronous=NORMAL"
         if settings.sqlite_synchronous == "full" and engine.url.database not in (None, "", ":memory:"):
-            dbapi_conn.log_to_sync = engine.url.database + "-wal"
+            dbapi_conn.log_to_sync = os.path.abspath(engine.url.database) + "-wal"  # as SQLite resolved it, now
         backstop = f"wal_autocheckpoint={BACKSTOP_PAGES}"  # the checkpoint thread does the regular ones
         busy = f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
         for pragma in ("journal_mode=WAL", busy, "foreign_keys=ON", synchronous, backstop):

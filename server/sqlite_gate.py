@@ -116,12 +116,13 @@ class GatedConnection(sqlite3.Connection):
     def __exit__(self, *exc):  # `with conn:` commits or rolls back in C, past the methods above
         wrote = self._holds and exc[0] is None
         try:
-            return super().__exit__(*exc)
+            result = super().__exit__(*exc)
         finally:
             if not self.in_transaction:
                 self._leave()
-                if wrote:
-                    self._sync_log()
+        if wrote:
+            self._sync_log()  # only once the commit has succeeded
+        return result
 
     def close(self) -> None:
         try:

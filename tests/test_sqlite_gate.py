@@ -412,5 +412,5 @@ def test_the_app_runs_normal_and_syncs_the_log_itself_for_full(tmp_path, setting
     with app.app_context():
         assert db.session.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL: COMMIT writes, never syncs
         conn = db.session.connection().connection.driver_connection
-        assert conn.log_to_sync == (f"{path}-wal" if syncs_log else None)
+        assert conn.log_to_sync == (f"{os.path.abspath(path)}-wal" if syncs_log else None)
         db.session.remove()
