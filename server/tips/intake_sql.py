@@ -1,8 +1,9 @@
 """The statements of tip intake, built from the models with Core and compiled once per dialect (server.rawsql).
 
-`read_context` is one round trip to PostgreSQL (pipeline), and each writer another: everything a step needs to
-know, then everything it writes, in one transaction. On SQLite the same statements run in-process under the write
-lock (BEGIN IMMEDIATE), which also makes the idempotency read authoritative.
+Each reader (`read_intake`, `read_for_writing`) is one round trip to PostgreSQL (pipeline), and each writer
+another: everything a step needs to know, then everything it writes, in one transaction. On SQLite the same
+statements run in-process under the write lock (BEGIN IMMEDIATE), which also makes the idempotency read
+authoritative.
 
 JSON intake reads the token's state, the idempotency record, the category and the next tip id in one statement
 (`read_intake`) and writes the intake journal (`write_intake`); the worker, and multipart intake, read the grid's
