@@ -48,7 +48,7 @@ def submit_json(key: str, claims: dict | None, payload: dict) -> tuple[int, dict
     caller = caller_of(user_id, payload)
     fingerprint = idempotency.fingerprint(payload)
     try:
-        return RawConnection.transact(lambda s: _accept(s, sub, claims, user_id, (caller, key, fingerprint)))
+        return RawConnection.read_then_write(lambda s: _accept(s, sub, claims, user_id, (caller, key, fingerprint)))
     except (UniqueViolation, sqlite3.IntegrityError):
         # PostgreSQL: a request with the same key may have committed between our read and our write (on SQLite the
         # write lock, taken before the read, rules that out). Any other violation is a real error.

@@ -1,13 +1,14 @@
 """The statements of tip intake, built from the models with Core and compiled once per dialect (server.rawsql).
 
-Each reader (`read_intake`, `read_for_writing`) is one round trip to PostgreSQL (pipeline), and each writer
-another: everything a step needs to know, then everything it writes, in one transaction. On SQLite the same
-statements run in-process under the write lock (BEGIN IMMEDIATE), which also makes the idempotency read
-authoritative.
+Each reader (`read_intake`, `read_for_writing`) is one round trip to PostgreSQL, and each writer another:
+everything a step needs to know, then everything it writes. JSON intake runs in autocommit there
+(RawConnection.read_then_write), so its write is one statement; the tip writer's is a pipeline in a transaction.
+On SQLite the same statements run in-process under the write lock (BEGIN IMMEDIATE), which also makes the
+idempotency read authoritative.
 
 JSON intake reads the token's state, the idempotency record, the category and the next tip id in one statement
 (`read_intake`) and writes the intake journal (`write_intake`); the worker, and multipart intake, read the grid's
-people (`read_for_writing`) and write the tip (`write_tip`).
+people (`read_for_writing`, `read_people` for a batch) and write tips (`write_tips`).
 """
 
 from __future__ import annotations
@@ -124,11 +125,23 @@ INSERT_REPORTER = _insert(TipReporter, ("tip_id", "user_id", "receipt_code", "se
 INSERT_EXCLUSION = _insert(TipExclusion, ("tip_id", "user_id"))
 INSERT_EVENT = _insert(TipEvent, ("tip_id", "at", "action", "from_status", "to_status", "details"))
 INSERT_FOLLOWUP = _insert(TipFollowup, ("tip_id", "created_at"))
-INSERT_INTAKE = _insert(TipIntake, ("tip_id", "received_at", "submission", "reporter"))
-INSERT_IDEMPOTENCY = _insert(
-    IdempotencyRecord,
-    ("caller", "key", "request_hash", "state", "status_code", "response", "resource_id", "created_at"),
-)
+INTAKE_COLUMNS = ("tip_id", "received_at", "submission", "reporter")
+IDEMPOTENCY_COLUMNS = ("caller", "key", "request_hash", "state", "status_code", "response", "resource_id", "created_at")
+INSERT_INTAKE = _insert(TipIntake, INTAKE_COLUMNS)
+INSERT_IDEMPOTENCY = _insert(IdempotencyRecord, IDEMPOTENCY_COLUMNS)
+
+
+def _accept_in_one_statement(_dialect):
+    """PostgreSQL: the idempotency record and the journal's row in one statement (the journal's insert is a WITH
+    that PostgreSQL runs to completion whether or not anything reads it), so that intake's write is atomic in
+    autocommit (RawConnection.read_then_write). A request that took the same key meanwhile makes the statement
+    fail, unique, and neither row is written."""
+    journal = insert(TipIntake.__table__).values({c: bindparam(c) for c in INTAKE_COLUMNS}).cte("journal")
+    record = insert(IdempotencyRecord.__table__).values({c: bindparam(c) for c in IDEMPOTENCY_COLUMNS})
+    return record.add_cte(journal)
+
+
+ACCEPT_JSON_TIP = Prepared(_accept_in_one_statement)
 
 
 @dataclass(frozen=True)
@@ -167,7 +180,7 @@ class WriteContext:
 def read_intake(s: RawConnection, *, claims: dict | None, caller: str, key: str, category: str) -> IntakeContext:
     """What JSON intake needs (INTAKE_CONTEXT), in one statement."""
     params = token_state_params(claims) if claims else {"user_id": None, "fam": None, "jti": None}
-    with s.batch():  # psycopg then sends BEGIN with the statement, not in a round trip of its own
+    with s.batch():  # in a transaction, psycopg then sends BEGIN with the statement, not in a round trip of its own
         cursor = s.run(INTAKE_CONTEXT, **params, caller=caller, key=key, code=category)
     row = INTAKE_CONTEXT.rows(cursor, s.dialect)[0]
     token, roles, earlier, found, tip_id = row[:4], row[4], row[5:9], row[9:14], row[14]
@@ -199,19 +212,41 @@ def read_for_writing(
 
 
 def write_intake(s: RawConnection, intake: dict, idempotency: dict) -> None:
-    """Accept a JSON tip: its idempotency record first (a request that took the same key meanwhile makes it fail,
-    unique, and nothing is written), then the intake journal's row, in one round trip (with the commit, when the
-    transaction is intake's own)."""
-    with s.batch(last=True):
-        s.write(INSERT_IDEMPOTENCY, **idempotency)
-        s.write(INSERT_INTAKE, **intake)
+    """Accept a JSON tip: its idempotency record (a request that took the same key meanwhile makes it fail, unique,
+    and nothing is written) and the intake journal's row. PostgreSQL: one statement, one round trip. SQLite: two
+    inserts in the write transaction."""
+    if s.is_postgres:
+        s.write(ACCEPT_JSON_TIP, **idempotency, **intake)
+        return
+    s.write(INSERT_IDEMPOTENCY, **idempotency)
+    s.write(INSERT_INTAKE, **intake)
 
 
-def write_tip(s: RawConnection, tip: dict, reporter: dict, excluded: set[int], event: dict) -> None:
-    """Insert a tip and what comes with it, in one round trip."""
+@dataclass(frozen=True)
+class TipRows:
+    """A routed tip and what comes with it: its reporter's row, the people it is kept from, its first event."""
+
+    tip: dict
+    reporter: dict
+    excluded: frozenset[int]
+    event: dict
+
+
+def read_people(s: RawConnection, grid_codes: set[str]) -> dict[str, list[Responsible]]:
+    """Each grid's responsible people today (chief, then deputies), for a worker's batch: one round trip."""
+    today = date.today()
     with s.batch():
-        s.write(INSERT_TIP, **tip)
-        s.write(INSERT_REPORTER, **reporter)
-        s.write_many(INSERT_EXCLUSION, [{"tip_id": tip["id"], "user_id": u} for u in sorted(excluded)])
-        s.write(INSERT_EVENT, **event)
-        s.write(INSERT_FOLLOWUP, tip_id=tip["id"], created_at=tip["submitted_at"])
+        cursors = {code: s.run(RESPONSIBLE, grid_code=code, on=today) for code in sorted(grid_codes)}
+    return {code: [Responsible(*row) for row in RESPONSIBLE.rows(c, s.dialect)] for code, c in cursors.items()}
+
+
+def write_tips(s: RawConnection, batch: list[TipRows]) -> None:
+    """Insert tips and what comes with each, in one round trip, one multi-row statement per table."""
+    with s.batch():
+        s.write_many(INSERT_TIP, [rows.tip for rows in batch])
+        s.write_many(INSERT_REPORTER, [rows.reporter for rows in batch])
+        excluded = [{"tip_id": rows.tip["id"], "user_id": u} for rows in batch for u in sorted(rows.excluded)]
+        s.write_many(INSERT_EXCLUSION, excluded)
+        s.write_many(INSERT_EVENT, [rows.event for rows in batch])
+        followups = [{"tip_id": rows.tip["id"], "created_at": rows.tip["submitted_at"]} for rows in batch]
+        s.write_many(INSERT_FOLLOWUP, followups)

@@ -16,10 +16,10 @@ from server.extensions import db
 from server.geo.sql import is_spatialite
 from server.rawsql import RawConnection
 from server.tips.followups import claim_oldest
-from server.tips.intake_sql import read_for_writing
+from server.tips.intake_sql import read_people, write_tips
 from server.tips.models import TipIntake
 from server.tips.submission import Reporter, Submission
-from server.tips.writer import write_routed_tip
+from server.tips.writer import routed_rows
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,16 @@ log = logging.getLogger(__name__)
 def materialise_waiting(limit: int = 200) -> int:
     """Write up to `limit` waiting tips, oldest first (the caller commits). Returns how many were written.
 
-    The batch is written under one savepoint. If the database refuses any of it (a bug, a row it will not take),
-    the batch is written again one by one, each under its own savepoint: the one that fails is logged by id and
-    left waiting (tried again next round, and counted by /readyz), and the others go on."""
+    The batch is written under one savepoint, in two round trips whatever its size: the people of every grid in
+    it, then every row of every tip. If the database refuses any of it (a bug, a row it will not take), the batch
+    is written again one by one, each under its own savepoint: the one that fails is logged by id and left waiting
+    (tried again next round, and counted by /readyz), and the others go on."""
     entries = claim_oldest(TipIntake, TipIntake.tip_id, limit)
+    if not entries:
+        return 0
     try:
         with db.session.begin_nested():
-            for entry in entries:
-                _write(entry)
-            db.session.flush()
+            _write(entries)
         return len(entries)
     except Exception:  # noqa: BLE001 - find the one that fails; the rest must not wait behind it
         log.warning("a batch of %d waiting tips could not be written at once; writing them one by one", len(entries))
@@ -46,8 +47,7 @@ def _write_alone(entry: TipIntake) -> bool:
     tip_id = entry.tip_id
     try:
         with db.session.begin_nested():
-            _write(entry)
-            db.session.flush()
+            _write([entry])
     except Exception:  # noqa: BLE001 - one bad entry must not hold up every tip behind it
         log.exception("tip %s could not be written from the intake journal; it stays waiting", tip_id)
         return False
@@ -62,8 +62,7 @@ def materialise(tip_id: int) -> bool:
     entry = db.session.scalars(query).one_or_none()
     if entry is None:
         return False
-    _write(entry)
-    db.session.flush()
+    _write([entry])
     return True
 
 
@@ -71,11 +70,18 @@ def waiting() -> int:
     return db.session.scalar(select(func.count()).select_from(TipIntake))
 
 
-def _write(entry: TipIntake) -> None:
-    sub, category = Submission.from_journal(entry.submission, entry.received_at)
-    identity = entry.reporter["row"]
-    reporter = Reporter(identity["user_id"], entry.reporter["role"])
+def _write(entries: list[TipIntake]) -> None:
+    """Route and write the entries' tips, and delete the entries, in the session's transaction."""
+    decoded = [(entry, *Submission.from_journal(entry.submission, entry.received_at)) for entry in entries]
     s = RawConnection()
-    people = read_for_writing(s, grid_code=sub.place.grid_code, next_id=False).people
-    write_routed_tip(s, sub, category, people, entry.tip_id, reporter, identity)
-    db.session.delete(entry)
+    people = read_people(s, {sub.place.grid_code for _, sub, _ in decoded if sub.place.grid_code})
+    batch = []
+    for entry, sub, category in decoded:
+        identity = entry.reporter["row"]
+        reporter = Reporter(identity["user_id"], entry.reporter["role"])
+        grid_people = people.get(sub.place.grid_code, [])
+        batch.append(routed_rows(sub, category, grid_people, entry.tip_id, reporter, identity))
+    write_tips(s, batch)
+    for entry in entries:
+        db.session.delete(entry)
+    db.session.flush()

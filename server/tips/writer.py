@@ -1,5 +1,6 @@
 """The one writer of tips: route a submission to its grid's people or a queue, and write the tip, its reporter,
-exclusions, first timeline event and follow-up in one round trip (server.tips.intake_sql.write_tip).
+exclusions, first timeline event and follow-up in one round trip (server.tips.intake_sql.write_tips), for one tip
+or a worker's batch.
 
 Both ways a tip is written use it: the worker, for JSON tips waiting in the intake journal
 (server.tips.materialise), and multipart intake, which writes the tip at once because its photos need it.
@@ -13,7 +14,7 @@ from server.accounts.assignments import Responsible
 from server.geo import datum
 from server.rawsql import RawConnection
 from server.tips import receipts
-from server.tips.intake_sql import Category, write_tip
+from server.tips.intake_sql import Category, TipRows, write_tips
 from server.tips.routing import Routing, route
 from server.tips.submission import Reporter, Submission
 from server.workflow.deadlines import initial_clock
@@ -27,9 +28,20 @@ def write_routed_tip(
     tip_id: int,
     reporter: Reporter,
     reporter_row: dict,
-) -> Routing:
+) -> None:
+    write_tips(s, [routed_rows(sub, category, people, tip_id, reporter, reporter_row)])
+
+
+def routed_rows(
+    sub: Submission,
+    category: Category,
+    people: list[Responsible],
+    tip_id: int,
+    reporter: Reporter,
+    reporter_row: dict,
+) -> TipRows:
+    """Route the submission and build the rows that write it."""
     routing = route(sub.place, people, conflict=sub.payload["implicates_official"] or category.conflict)
-    tip = _tip_row(tip_id, sub, category, routing, reporter)
     event = {
         "tip_id": tip_id,
         "at": sub.now,
@@ -38,8 +50,8 @@ def write_routed_tip(
         "to_status": "dispatched",
         "details": {"queue": routing.queue_kind, "area": routing.queue_area_code},
     }
-    write_tip(s, tip, reporter_row, set(routing.excluded_user_ids), event)
-    return routing
+    tip = _tip_row(tip_id, sub, category, routing, reporter)
+    return TipRows(tip, reporter_row, frozenset(routing.excluded_user_ids), event)
 
 
 def reporter_row(tip_id: int, reporter: Reporter, anonymous: bool, payload: dict) -> tuple[dict, str | None]:

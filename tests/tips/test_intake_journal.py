@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import uuid
@@ -20,6 +21,7 @@ from sqlalchemy import func, select, text, update
 from server.areas.index_cache import current_index
 from server.extensions import db
 from server.rawsql import Prepared, RawConnection
+from server.tips import intake
 from server.tips.intake_sql import Category
 from server.tips.materialise import materialise, materialise_waiting, waiting
 from server.tips.models import Tip, TipCategory, TipIntake, TipPhoto
@@ -175,13 +177,13 @@ def cached_index_app(database_url, tmp_path_factory):
 def test_intake_takes_a_transaction_of_its_own_when_the_request_has_none(cached_index_app, monkeypatch):
     app, people = cached_index_app
     used = []
-    real = RawConnection.transact.__func__
+    real = RawConnection.read_then_write.__func__
 
     def spy(cls, work):
         used.append(db.session.registry.has() and db.session().in_transaction())
         return real(cls, work)
 
-    monkeypatch.setattr(RawConnection, "transact", classmethod(spy))
+    monkeypatch.setattr(RawConnection, "read_then_write", classmethod(spy))
     client = app.test_client()
     with app.app_context():
         body = payload(*grid_point(GRID))
@@ -212,6 +214,53 @@ def test_a_refused_tip_in_its_own_transaction_leaves_nothing(cached_index_app):
     assert response.status_code == 422
     with app.app_context():
         assert waiting() == before
+
+
+@pytest.mark.db
+def test_a_key_taken_between_the_read_and_the_write_writes_nothing_and_replays_the_first(cached_index_app, monkeypatch):
+    """The race the read cannot see (PostgreSQL: another request with the same key committed after our read): the
+    write is one statement on PostgreSQL, so its failed idempotency insert takes the journal's row with it."""
+    app, people = cached_index_app
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {people['member']['token']}"}
+    with app.app_context():
+        body = payload(*grid_point(GRID))
+        current_index()
+        before = waiting()
+        db.session.remove()
+    key = str(uuid.uuid4())
+    first = post_tip(client, headers, body, key=key, write=False)
+    assert first.status_code == 202
+    real = intake.read_intake
+    monkeypatch.setattr(intake, "read_intake", lambda s, **kw: dataclasses.replace(real(s, **kw), earlier=None))
+    again = post_tip(client, headers, body, key=key, write=False)
+    assert (again.status_code, again.get_json()) == (202, first.get_json())
+    with app.app_context():
+        assert waiting() == before + 1  # the second journal row was never written
+
+
+NOTHING = Prepared(lambda _d: text("SELECT 1"))
+
+
+@pytest.mark.db
+def test_intake_allows_itself_one_writing_statement_where_each_commits_alone(cached_index_app):
+    """PostgreSQL: read_then_write runs in autocommit, so two writes would not be atomic and the second is refused
+    before it runs. SQLite: one write transaction, any number of statements."""
+    app, _ = cached_index_app
+
+    def write_twice(s: RawConnection) -> bool:
+        s.write(NOTHING)
+        s.write(NOTHING)
+        return s.dbapi.autocommit if s.is_postgres else s.dbapi.in_transaction
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            assert RawConnection.read_then_write(lambda s: s.dbapi.autocommit) is True
+            with pytest.raises(RuntimeError, match="one writing statement"):
+                RawConnection.read_then_write(write_twice)
+        else:
+            assert RawConnection.read_then_write(write_twice) is True  # inside BEGIN IMMEDIATE
+        db.session.remove()
 
 
 @pytest.mark.db
