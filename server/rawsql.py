@@ -113,13 +113,15 @@ class RawConnection:
         """Run `work` -- reads, then at most one writing statement -- as the request's one unit of work, without the
         ORM session: what it wrote is committed when it returns, nothing is if it raises.
 
-        - On PostgreSQL the connection is in autocommit, from a pool without pre-ping (`_hot_engine`): the read
-          and the write are one round trip each, with no BEGIN, COMMIT or pipeline. (Measured with psycopg 3.3 on
-          loopback: a read plus a two-insert write as two pipelines with BEGIN and COMMIT cost 813 µs of wall time
-          and 363 µs of CPU; as two plain statements in autocommit, 358 and 82.) The write is atomic because it is
-          one statement (intake's inserts are chained in one WITH), and `write` refuses a second. The read is not
-          in the write's transaction, which under READ COMMITTED gives nothing away: the write's own constraints
-          (a unique idempotency key) are what make it safe against a concurrent request.
+        - On PostgreSQL the connection is in autocommit, from a pool without pre-ping (`_hot_engine`): every
+          statement is one round trip, with no BEGIN, COMMIT or pipeline. (Measured with psycopg 3.3 on loopback,
+          for a read plus a two-insert write: as two pipelines with BEGIN and COMMIT, 813 µs of wall time and 363 µs
+          of CPU; as two statements in autocommit, 533-564 and 165; as one statement, 358-447 and 82-90.) A write is
+          atomic only as one statement (intake chains its inserts in one WITH), so `write` refuses a second. A read
+          is not in the write's transaction, which under READ COMMITTED gives nothing away: the write's own
+          constraints (a unique idempotency key) are what make it safe against a concurrent request. Intake's usual
+          statement reads and writes at once (ACCEPT_IF_CLEAR, sent with `run` because it returns a row); it writes
+          only when its own reading is clear, and `write` then follows only if it wrote nothing.
         - A connection the database dropped (a restart, an idle timeout) is thrown away and `work` runs once more
           on a fresh one, so `work` must be safe to repeat: intake's is, by its idempotency key.
         - On SQLite, the read and the write share one BEGIN IMMEDIATE transaction (the write lock, taken first,

@@ -16,7 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, bindparam, func, insert, literal, select, union_all
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 
 from server.accounts.assignments import Responsible, responsible_query
 from server.accounts.models import UserRole
@@ -49,29 +64,29 @@ NEXT_TIP_ID = Prepared(_next_tip_id)
 IDEMPOTENCY_FIELDS = ("request_hash", "state", "status_code", "response")
 
 
-def _intake_context(dialect):
+TOKEN_STATE_LABELS = ("active", "token_version", "family_revoked_at", "jti_revoked")
+
+
+def _intake_context(dialect, *, next_id: bool = True):
     """Everything JSON intake reads, as one row of one statement: on PostgreSQL one short round trip (a pipeline
     of five statements costs four times as much in psycopg), on SQLite one step. Columns: the token's state
     (token_state_columns), the user's roles joined by commas, the earlier request with this caller and key, the
-    active category, and the next tip id; NULLs where there is nothing (an anonymous caller, a new key, an unknown
-    category). The idempotency record and the category are outer-joined to a one-row base, one index look-up each
-    (as a scalar subquery per column they cost nine)."""
+    active category, and (SQLite) the next tip id; NULLs where there is nothing (an anonymous caller, a new key, an
+    unknown category). The idempotency record and the category are outer-joined to a one-row base, one index
+    look-up each (as a scalar subquery per column they cost nine)."""
     key = and_(IdempotencyRecord.caller == bindparam("caller"), IdempotencyRecord.key == bindparam("key"))
     category = and_(TipCategory.code == bindparam("code"), TipCategory.active.is_(True))
     roles = select(func.aggregate_strings(UserRole.role, ",")).where(UserRole.user_id == bindparam("user_id"))
     one = select(literal(1).label("one")).subquery("one")
-    return (
-        select(
-            *token_state_columns(),
-            roles.scalar_subquery(),
-            *(getattr(IdempotencyRecord, f) for f in IDEMPOTENCY_FIELDS),
-            *(getattr(TipCategory, f) for f in CATEGORY_FIELDS),
-            _next_tip_id(dialect).scalar_subquery(),
-        )
-        .select_from(one)
-        .outerjoin(IdempotencyRecord, key)
-        .outerjoin(TipCategory, category)
-    )
+    columns = [
+        *(column.label(name) for column, name in zip(token_state_columns(), TOKEN_STATE_LABELS, strict=True)),
+        roles.scalar_subquery().label("roles"),
+        *(getattr(IdempotencyRecord, f) for f in IDEMPOTENCY_FIELDS),
+        *(getattr(TipCategory, f) for f in CATEGORY_FIELDS),
+    ]
+    if next_id:
+        columns.append(_next_tip_id(dialect).scalar_subquery().label("tip_id"))
+    return select(*columns).select_from(one).outerjoin(IdempotencyRecord, key).outerjoin(TipCategory, category)
 
 
 INTAKE_CONTEXT = Prepared(_intake_context)
@@ -144,6 +159,74 @@ def _accept_in_one_statement(_dialect):
 ACCEPT_JSON_TIP = Prepared(_accept_in_one_statement)
 
 
+def _accept_if_clear(_dialect):
+    """PostgreSQL: JSON intake in one statement -- read, check and write -- so one round trip in all.
+
+    `ctx` is INTAKE_CONTEXT's row. The two inserts run only if it is clear: a new key, an active category and, for a
+    signed-in caller, a token state that `check_token_state` accepts (an active user, the token's version, its
+    family not revoked, its id not blocklisted). Python judges the row again afterwards and answers every refusal
+    and replay from it; `written` tells whether the inserts ran. The journal's row is the one `Submission.to_journal`
+    and the reporter's role give on SQLite: the category's fields and the role are the database's, filled in here.
+    """
+    ctx = _intake_context(_dialect, next_id=False).cte("ctx")
+    signed_in = bindparam("signed_in", type_=Boolean)
+    token_ok = and_(
+        ctx.c.active.is_(True),
+        ctx.c.token_version == bindparam("ver", type_=Integer),
+        ctx.c.family_revoked_at.is_(None),
+        ctx.c.jti_revoked.is_(False),
+        bindparam("has_family", type_=Boolean),
+    )
+    ok = select(ctx).where(ctx.c.request_hash.is_(None), ctx.c.code.is_not(None), or_(not_(signed_in), token_ok))
+    ok = ok.cte("ok")
+    table = IdempotencyRecord.__table__
+    values = select(*(bindparam(c, type_=table.c[c].type) for c in IDEMPOTENCY_COLUMNS)).select_from(ok)
+    record = insert(table).from_select(list(IDEMPOTENCY_COLUMNS), values).cte("record")
+    json = TipIntake.__table__.c.submission.type
+    category = func.json_build_object(*_pairs((f, ok.c[f]) for f in CATEGORY_FIELDS))
+    parts = ((part, bindparam(part, type_=json)) for part in JOURNAL_PARTS)
+    submission = func.json_build_object(*_pairs(parts), literal_column("'category'"), category)
+    role = case((signed_in, _reporter_role()), else_=literal_column("'public'"))
+    reporter = func.json_build_object(*_pairs((("role", role), ("row", bindparam("identity", type_=json)))))
+    tip_id, received_at = bindparam("tip_id", type_=Integer), bindparam("received_at", type_=TipIntake.received_at.type)
+    journal = insert(TipIntake.__table__).from_select(
+        list(INTAKE_COLUMNS), select(tip_id, received_at, submission, reporter).select_from(ok)
+    )
+    written = exists(select(ok.c.code)).label("written")
+    return select(ctx, written).add_cte(record, journal.cte("journal"))
+
+
+JOURNAL_PARTS = ("payload", "point", "place")  # Submission.journal_parts(): the category is added to them
+
+
+def _pairs(items):
+    """json_build_object's arguments: each key (a constant) then its value."""
+    for name, value in items:
+        yield literal_column(f"'{name}'")
+        yield value
+
+
+def _reporter_role():
+    """`reporter_role` of the caller's roles, in SQL: the first role of REPORTER_ROLE_ORDER the user has, else
+    member (tests/tips/test_intake_journal.py compares the two for every role)."""
+    from server.tips.submission import REPORTER_ROLE_ORDER  # (submission imports this module)
+
+    def has(role: str):
+        return exists().where(UserRole.user_id == bindparam("user_id"), UserRole.role == literal_column(f"'{role}'"))
+
+    whens = [(has(role), literal_column(f"'{role}'")) for role in REPORTER_ROLE_ORDER]
+    return case(*whens, else_=literal_column("'member'"))
+
+
+ACCEPT_IF_CLEAR = Prepared(_accept_if_clear)
+TIP_ID_BLOCK_SIZE = 16
+TIP_ID_BLOCK = Prepared(  # PostgreSQL: nextval once per row (a scalar subquery would run once for all of them)
+    lambda _d: select(func.nextval(func.pg_get_serial_sequence("tips", "id"))).select_from(
+        func.generate_series(1, TIP_ID_BLOCK_SIZE)
+    )
+)
+
+
 @dataclass(frozen=True)
 class Category:
     code: str
@@ -179,11 +262,36 @@ class WriteContext:
 
 def read_intake(s: RawConnection, *, claims: dict | None, caller: str, key: str, category: str) -> IntakeContext:
     """What JSON intake needs (INTAKE_CONTEXT), in one statement."""
-    params = token_state_params(claims) if claims else {"user_id": None, "fam": None, "jti": None}
     with s.batch():  # in a transaction, psycopg then sends BEGIN with the statement, not in a round trip of its own
-        cursor = s.run(INTAKE_CONTEXT, **params, caller=caller, key=key, code=category)
+        cursor = s.run(INTAKE_CONTEXT, **_token_params(claims), caller=caller, key=key, code=category)
     row = INTAKE_CONTEXT.rows(cursor, s.dialect)[0]
-    token, roles, earlier, found, tip_id = row[:4], row[4], row[5:9], row[9:14], row[14]
+    return _context(row, claims, row[14])
+
+
+def accept_if_clear(
+    s: RawConnection, *, claims: dict | None, category: str, journal: dict, record: dict
+) -> tuple[IntakeContext, bool]:
+    """PostgreSQL: ACCEPT_IF_CLEAR, one round trip. `journal` is the journal's row without the category and the
+    reporter's role (tip_id, received_at, the submission's parts, the reporter's identity row); `record` the
+    idempotency record. Returns what was read, and whether the tip was accepted."""
+    ver = claims.get("ver") if claims else None
+    values = _token_params(claims) | {
+        "code": category,
+        "signed_in": claims is not None,
+        "ver": ver if type(ver) is int else None,  # anything else: not clear here, and Python judges it
+        "has_family": bool(claims and claims.get("fam")),
+    }
+    cursor = s.run(ACCEPT_IF_CLEAR, **values, **journal, **record)
+    row = ACCEPT_IF_CLEAR.rows(cursor, s.dialect)[0]
+    return _context(row, claims, journal["tip_id"]), row[14]
+
+
+def _token_params(claims: dict | None) -> dict:
+    return token_state_params(claims) if claims else {"user_id": None, "fam": None, "jti": None}
+
+
+def _context(row: tuple, claims: dict | None, tip_id: int) -> IntakeContext:
+    token, roles, earlier, found = row[:4], row[4], row[5:9], row[9:14]
     return IntakeContext(
         token_state=token if claims else None,
         roles=frozenset(roles.split(",")) if roles else frozenset(),

@@ -44,13 +44,16 @@ class Submission:
 
     def to_journal(self, category: Category) -> dict:
         """JSON for the intake journal, with the category as intake found it (it may be retired meanwhile)."""
+        return self.journal_parts() | {"category": dict(vars(category))}
+
+    def journal_parts(self) -> dict:
+        """The journal's submission but the category (on PostgreSQL the database adds it: ACCEPT_IF_CLEAR)."""
         occurred = self.payload.get("occurred_at")
         payload = self.payload | {"occurred_at": occurred.isoformat() if occurred else None}
         return {
             "payload": payload,
             "point": list(self.point),
             "place": dict(vars(self.place)),  # flat dataclasses of plain values: asdict's deep copy is not needed
-            "category": dict(vars(category)),
         }
 
     @classmethod

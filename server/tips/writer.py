@@ -54,19 +54,19 @@ def routed_rows(
     return TipRows(tip, reporter_row, frozenset(routing.excluded_user_ids), event)
 
 
-def reporter_row(tip_id: int, reporter: Reporter, anonymous: bool, payload: dict) -> tuple[dict, str | None]:
+def reporter_row(tip_id: int, user_id: int | None, anonymous: bool, payload: dict) -> tuple[dict, str | None]:
     """Identity, apart from content. An anonymous tip keeps no account id: only a receipt whose secret is derived."""
     row = {"tip_id": tip_id, "user_id": None, "receipt_code": None, "secret_hash": None}
     row["device_hash"] = payload["client"].get("device_hash")
     if not anonymous:
-        return row | {"user_id": reporter.user_id}, None
+        return row | {"user_id": user_id}, None
     code = receipts.new_code()
     secret = receipts.secret_for(code)
     return row | {"receipt_code": code, "secret_hash": receipts.secret_hash(secret)}, secret
 
 
-def is_anonymous(payload: dict, reporter: Reporter) -> bool:
-    return payload["anonymous"] or reporter.user_id is None
+def is_anonymous(payload: dict, user_id: int | None) -> bool:
+    return payload["anonymous"] or user_id is None
 
 
 def _tip_row(tip_id: int, sub: Submission, category: Category, routing: Routing, reporter: Reporter) -> dict:
@@ -94,7 +94,7 @@ def _tip_row(tip_id: int, sub: Submission, category: Category, routing: Routing,
         "queue_area_code": routing.queue_area_code,
         "assignee_user_id": routing.assignee_user_id,
         "reporter_role": reporter.role,
-        "anonymous": is_anonymous(payload, reporter),
+        "anonymous": is_anonymous(payload, reporter.user_id),
         "app_version": payload["client"].get("app_version"),
         "version": 1,
         "postponements": 0,

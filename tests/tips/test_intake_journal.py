@@ -16,17 +16,21 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from flask_jwt_extended import decode_token
 from sqlalchemy import func, select, text, update
 
+from server.accounts.models import User
+from server.accounts.tokens import issue_pair, revoke_access_token, revoke_family
 from server.areas.index_cache import current_index
 from server.extensions import db
+from server.idempotency import IdempotencyRecord
 from server.rawsql import Prepared, RawConnection
 from server.tips import intake
 from server.tips.intake_sql import Category
 from server.tips.materialise import materialise, materialise_waiting, waiting
 from server.tips.models import Tip, TipCategory, TipIntake, TipPhoto
 from server.tips.routing import Place
-from server.tips.submission import Submission
+from server.tips.submission import REPORTER_ROLE_ORDER, Submission, reporter_role
 from server.warmup import warm_up
 from server.worker import Worker
 from tests.tips.helpers import PLANTED_TEXT, grid_point, jpeg_bytes, payload, post_tip
@@ -99,14 +103,20 @@ def test_an_entry_that_cannot_be_written_does_not_hold_up_the_others(client, cas
 
 
 def test_ids_are_not_reused_while_tips_wait(client, cast, auth_headers, demo_areas):
-    """A multipart tip (written at once) filed while a JSON tip waits takes the next id, not the waiting one's."""
+    """A multipart tip (written at once) filed while a JSON tip waits takes a later id, not the waiting one's (on
+    SQLite the next; on PostgreSQL the sequence's next after this process's block of JSON ids, and the next JSON
+    tip's id still comes from the block)."""
     headers = auth_headers(cast["member"])
     point = grid_point(demo_areas["grid"])
     waiting_id = post_tip(client, headers, payload(*point), write=False).get_json()["id"]
     with_photo = post_tip(client, headers, payload(*point), photos=[("a.jpg", jpeg_bytes())], write=False)
-    assert with_photo.status_code == 201 and with_photo.get_json()["id"] == waiting_id + 1
-    assert materialise_waiting() == 1
-    assert db.session.get(Tip, waiting_id) is not None
+    assert with_photo.status_code == 201 and with_photo.get_json()["id"] > waiting_id
+    if db.engine.dialect.name == "sqlite":
+        assert with_photo.get_json()["id"] == waiting_id + 1
+    next_json_id = post_tip(client, headers, payload(*point), write=False).get_json()["id"]
+    assert next_json_id not in (waiting_id, with_photo.get_json()["id"])
+    assert materialise_waiting() == 2
+    assert db.session.get(Tip, waiting_id) is not None and db.session.get(Tip, next_json_id) is not None
 
 
 def test_a_photo_for_a_waiting_tip_writes_it_and_attaches_the_photo(client, cast, auth_headers, demo_areas):
@@ -137,6 +147,34 @@ def test_an_unknown_category_is_refused_at_intake(client, cast, auth_headers, de
     response = post_tip(client, auth_headers(cast["member"]), body, write=False)
     assert response.status_code == 422 and response.get_json()["type"] == "/problems/unknown-category"
     assert waiting() == 0
+
+
+ROLE_SETS = [[r] for r in REPORTER_ROLE_ORDER] + [["admin", "member"], ["county_staff", "grid_chief"], ["custodian"]]
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS, ids=["+".join(r) for r in ROLE_SETS])
+@pytest.mark.parametrize("anonymous", [False, True], ids=["named", "anonymous"])
+def test_the_journal_holds_what_the_worker_needs_as_python_would_write_it(
+    client, make_user, auth_headers, demo_areas, roles, anonymous
+):
+    """On PostgreSQL the database writes the journal's category and the reporter's role itself (ACCEPT_IF_CLEAR);
+    they must be what Python writes on SQLite: the category row as it is, and reporter_role of the user's roles
+    (kept for an anonymous tip too, which keeps no account id)."""
+    user = make_user(roles=roles, area_code=demo_areas["grid"][:12])
+    body = payload(*grid_point(demo_areas["grid"]), anonymous=anonymous)
+    response = post_tip(client, auth_headers(user), body, write=False)
+    assert response.status_code == 202, response.get_json()
+    entry = db.session.get(TipIntake, response.get_json()["id"])
+    assert entry.reporter["role"] == reporter_role(roles)
+    assert entry.reporter["row"]["user_id"] == (None if anonymous else user.id)
+    sub, category = Submission.from_journal(entry.submission, entry.received_at)
+    found = db.session.get(TipCategory, "vice.gambling")
+    assert category == Category(
+        *(getattr(found, f) for f in ("code", "accept_hours", "resolve_days", "urgent", "conflict"))
+    )
+    assert sub.payload["description"] == body["description"] and sub.place.grid_code == demo_areas["grid"]
+    assert materialise_waiting() == 1
+    assert db.session.get(Tip, entry.tip_id).reporter_role == reporter_role(roles)
 
 
 @pytest.mark.parametrize("occurred_at", [datetime(2026, 11, 28, 13, 30, 15, 250000, tzinfo=UTC), None])
@@ -237,6 +275,40 @@ def test_a_key_taken_between_the_read_and_the_write_writes_nothing_and_replays_t
     assert (again.status_code, again.get_json()) == (202, first.get_json())
     with app.app_context():
         assert waiting() == before + 1  # the second journal row was never written
+
+
+REVOCATIONS = {
+    "family revoked": lambda user, claims: revoke_family(claims["fam"], "test"),
+    "access token blocklisted": lambda user, claims: revoke_access_token(claims["jti"], claims["exp"]),
+    "user deactivated": lambda user, claims: setattr(user, "active", False),
+    "token version bumped": lambda user, claims: setattr(user, "token_version", user.token_version + 1),
+}
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("revocation", REVOCATIONS)
+def test_a_revoked_token_writes_nothing_in_a_transaction_of_its_own(cached_index_app, revocation):
+    """Where intake commits by itself (PostgreSQL: in autocommit, in the statement that reads the token's state),
+    a token refused afterwards must have had nothing written (tests/tips/test_intake_tokens.py checks the answers,
+    in the test's transaction, which a refusal rolls back anyway)."""
+    app, _ = cached_index_app
+    with app.app_context():
+        user = User(phone=f"1361{uuid.uuid4().int % 10**7:07d}", name="撤销", home_area_code=GRID, active=True)
+        user.token_version = 1
+        user.set_roles(["member"])
+        db.session.add(user)
+        db.session.flush()
+        token = issue_pair(user)["access_token"]
+        REVOCATIONS[revocation](user, decode_token(token))
+        db.session.commit()
+        body = payload(*grid_point(GRID))
+        current_index()
+        before = (waiting(), db.session.scalar(select(func.count()).select_from(IdempotencyRecord)))
+        db.session.remove()
+    response = post_tip(app.test_client(), {"Authorization": f"Bearer {token}"}, body, write=False)
+    assert response.status_code == 401, response.get_json()
+    with app.app_context():
+        assert (waiting(), db.session.scalar(select(func.count()).select_from(IdempotencyRecord))) == before
 
 
 NOTHING = Prepared(lambda _d: text("SELECT 1"))

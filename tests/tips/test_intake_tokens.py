@@ -382,8 +382,28 @@ def test_two_bearer_credentials_are_refused_alike(client, member, body):
 
 @pytest.mark.parametrize(
     "changes",
-    [{"exp": "9999999999"}, {"exp": "soon"}, {"sub": None}, {"sub": 42}, {"sub": "abc"}, {"type": "refresh"}],
-    ids=["exp-numeric-string", "exp-not-a-number", "no-sub", "sub-not-a-string", "sub-not-an-id", "type-refresh"],
+    [
+        {"exp": "9999999999"},
+        {"exp": "soon"},
+        {"sub": None},
+        {"sub": 42},
+        {"sub": "abc"},
+        {"type": "refresh"},
+        {"ver": "1"},
+        {"ver": True},  # == 1 in Python: accepted, though PostgreSQL's one-statement check is stricter (the fallback)
+        {"ver": None},
+    ],
+    ids=[
+        "exp-numeric-string",
+        "exp-not-a-number",
+        "no-sub",
+        "sub-not-a-string",
+        "sub-not-an-id",
+        "type-refresh",
+        "ver-a-string",
+        "ver-true",
+        "ver-null",
+    ],
 )
 def test_odd_claims_signed_with_the_real_secret_answer_as_the_orm_path(app, client, member, body, changes):
     token = craft(app, claims_of(fresh_pair(member)["access_token"]), **changes)
@@ -393,6 +413,8 @@ def test_odd_claims_signed_with_the_real_secret_answer_as_the_orm_path(app, clie
     assert hot.status_code != 500, hot.get_data(as_text=True)
     if orm.status_code == 200:
         assert hot.status_code == 202, hot.get_json()
+        after = written()
+        assert (after["tips"], after["idempotency_keys"]) == (before["tips"] + 1, before["idempotency_keys"] + 1)
     else:
         assert hot.status_code == orm.status_code, hot.get_json()
         assert hot.get_json()["type"] == orm.get_json()["type"]
