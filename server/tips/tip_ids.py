@@ -12,6 +12,7 @@ Hand-written: a hi/lo allocator is a few lines, and no library does it for a raw
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import deque
@@ -25,10 +26,13 @@ _lock = threading.Lock()
 
 
 def take(s: RawConnection) -> int:
-    """The next tip id for this process (a round trip once per block)."""
+    """The next tip id for this process (a round trip once per block). A block is never shared across a fork: a
+    child (a gunicorn worker forked from a master that took one) takes its own."""
+    pid = os.getpid()
     with _lock:
-        ids = _blocks.get(db.engine)
-        if not ids:
+        owner, ids = _blocks.get(db.engine, (None, None))
+        if owner != pid or not ids:
             fetched = TIP_ID_BLOCK.rows(s.run(TIP_ID_BLOCK), s.dialect)
-            ids = _blocks[db.engine] = deque(sorted(row[0] for row in fetched))
+            ids = deque(sorted(row[0] for row in fetched))
+            _blocks[db.engine] = (pid, ids)
         return ids.popleft()

@@ -25,7 +25,7 @@ from server.areas.index_cache import current_index
 from server.extensions import db
 from server.idempotency import IdempotencyRecord
 from server.rawsql import Prepared, RawConnection
-from server.tips import intake
+from server.tips import intake, tip_ids
 from server.tips.intake_sql import Category
 from server.tips.materialise import materialise, materialise_waiting, waiting
 from server.tips.models import Tip, TipCategory, TipIntake, TipPhoto
@@ -309,6 +309,23 @@ def test_a_revoked_token_writes_nothing_in_a_transaction_of_its_own(cached_index
     assert response.status_code == 401, response.get_json()
     with app.app_context():
         assert (waiting(), db.session.scalar(select(func.count()).select_from(IdempotencyRecord))) == before
+
+
+@pytest.mark.db
+def test_a_forked_process_takes_tip_ids_of_its_own(cached_index_app, monkeypatch):
+    """PostgreSQL's JSON intake numbers tips from a block each process takes (server.tips.tip_ids); a gunicorn worker
+    forked from a process that holds a block must not hand out the same ids."""
+    app, _ = cached_index_app
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("tip ids come in blocks from PostgreSQL's sequence; SQLite takes max + 1 under its write lock")
+        first = RawConnection.read_then_write(tip_ids.take)
+        parents = [first, *tip_ids._blocks[db.engine][1]]
+        monkeypatch.setattr(tip_ids.os, "getpid", lambda: -1)  # as if forked
+        child = RawConnection.read_then_write(tip_ids.take)
+        assert child > max(parents)
+        assert RawConnection.read_then_write(tip_ids.take) == child + 1  # then the child's own block, in order
+        db.session.remove()
 
 
 NOTHING = Prepared(lambda _d: text("SELECT 1"))
