@@ -1,10 +1,10 @@
 """The statements of tip intake, built from the models with Core and compiled once per dialect (server.rawsql).
 
-Each reader (`read_intake`, `read_for_writing`) is one round trip to PostgreSQL, and each writer another:
-everything a step needs to know, then everything it writes. JSON intake runs in autocommit there
-(RawConnection.read_then_write), so its write is one statement; the tip writer's is a pipeline in a transaction.
-On SQLite the same statements run in-process under the write lock (BEGIN IMMEDIATE), which also makes the
-idempotency read authoritative.
+Each reader (`read_intake`, `read_for_writing`, `read_people`) is one round trip to PostgreSQL, and each writer
+another: everything a step needs to know, then everything it writes. JSON intake on PostgreSQL is a single
+statement in autocommit that reads, checks and writes (ACCEPT_IF_CLEAR, RawConnection.read_then_write); the tip
+writer's is a pipeline in the worker's transaction. On SQLite the statements run in-process under the write lock
+(BEGIN IMMEDIATE), which also makes the idempotency read authoritative.
 
 JSON intake reads the token's state, the idempotency record, the category and the next tip id in one statement
 (`read_intake`) and writes the intake journal (`write_intake`); the worker, and multipart intake, read the grid's
@@ -148,9 +148,9 @@ INSERT_IDEMPOTENCY = _insert(IdempotencyRecord, IDEMPOTENCY_COLUMNS)
 
 def _accept_in_one_statement(_dialect):
     """PostgreSQL: the idempotency record and the journal's row in one statement (the journal's insert is a WITH
-    that PostgreSQL runs to completion whether or not anything reads it), so that intake's write is atomic in
+    that PostgreSQL runs to completion whether or not anything reads it), so that the write is atomic in
     autocommit (RawConnection.read_then_write). A request that took the same key meanwhile makes the statement
-    fail, unique, and neither row is written."""
+    fail, unique, and neither row is written. Used when ACCEPT_IF_CLEAR wrote nothing though Python accepts."""
     journal = insert(TipIntake.__table__).values({c: bindparam(c) for c in INTAKE_COLUMNS}).cte("journal")
     record = insert(IdempotencyRecord.__table__).values({c: bindparam(c) for c in IDEMPOTENCY_COLUMNS})
     return record.add_cte(journal)
@@ -159,7 +159,7 @@ def _accept_in_one_statement(_dialect):
 ACCEPT_JSON_TIP = Prepared(_accept_in_one_statement)
 
 
-def _accept_if_clear(_dialect):
+def _accept_if_clear(dialect):
     """PostgreSQL: JSON intake in one statement -- read, check and write -- so one round trip in all.
 
     `ctx` is INTAKE_CONTEXT's row. The two inserts run only if it is clear: a new key, an active category and, for a
@@ -168,7 +168,7 @@ def _accept_if_clear(_dialect):
     and replay from it; `written` tells whether the inserts ran. The journal's row is the one `Submission.to_journal`
     and the reporter's role give on SQLite: the category's fields and the role are the database's, filled in here.
     """
-    ctx = _intake_context(_dialect, next_id=False).cte("ctx")
+    ctx = _intake_context(dialect, next_id=False).cte("ctx")
     signed_in = bindparam("signed_in", type_=Boolean)
     token_ok = and_(
         ctx.c.active.is_(True),

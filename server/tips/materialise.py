@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def materialise_waiting(limit: int = 200) -> int:
-    """Write up to `limit` waiting tips, oldest first (the caller commits). Returns how many were written.
+    """Write up to `limit` waiting tips, lowest id first (the caller commits). Returns how many were written. Ids
+    follow arrival within a process; on PostgreSQL two processes number from blocks of their own (server.tips.tip_ids),
+    so across them the order is only roughly the arrival's, which a worker that keeps up makes moot.
 
     The batch is written under one savepoint, in two round trips whatever its size: the people of every grid in
     it, then every row of every tip. If the database refuses any of it (a bug, a row it will not take), the batch
