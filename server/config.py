@@ -95,6 +95,10 @@ class Settings:
     notify_backoff_max_seconds: float = 3600.0
     notify_lease_seconds: float = 60.0
     notify_timeout_seconds: float = 10.0
+    # Channel URLs (robot URLs carry their access token) and signing secrets are sealed at rest with these Fernet
+    # keys, comma-separated: the first seals, every one opens (add a new key in front to rotate). Empty: a key derived
+    # from GRID_SECRET_KEY (so changing that secret then needs the old derived key listed: see the README).
+    channel_keys: str = field(default="", repr=False)
     sse_max_seconds: float = 300.0
     sse_poll_seconds: float = 1.0
     # Coverage (server/coverage, server/ogc, the /map page). Indicators are cached per area for at most this many
@@ -227,6 +231,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         s3_prefix=_env("S3_PREFIX", Settings.s3_prefix),
         s3_access_key_id=_env("S3_ACCESS_KEY_ID", ""),
         s3_secret_access_key=_env("S3_SECRET_ACCESS_KEY", ""),
+        channel_keys=_env("CHANNEL_KEYS", ""),
         household_tags=_tags("HOUSEHOLD_TAGS", DEFAULT_HOUSEHOLD_TAGS),
         link_limit=_int("LINK_LIMIT", Settings.link_limit),
         visit_max_distance_m=_float("VISIT_MAX_DISTANCE_M", Settings.visit_max_distance_m),
@@ -272,7 +277,21 @@ def load_settings(overrides: dict | None = None) -> Settings:
     _check_households(settings)
     _check_coverage(settings)
     _check_workflow(settings)
+    _check_channel_keys(settings)
     return settings
+
+
+def _check_channel_keys(settings: Settings) -> None:
+    from cryptography.fernet import Fernet
+
+    for i, key in enumerate(k.strip() for k in settings.channel_keys.split(",") if k.strip()):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"GRID_CHANNEL_KEYS: key {i + 1} is not a Fernet key (32 url-safe base64-encoded bytes). Generate one "
+                'with: python3 -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            ) from None
 
 
 def _check_tips(settings: Settings) -> None:

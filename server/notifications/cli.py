@@ -1,4 +1,4 @@
-"""`flask notifications ...`: channels (add, list, remove), one delivery round, and the outbox's state.
+"""`flask notifications ...`: channels (add, list, remove, reseal), one delivery round, and the outbox's state.
 
 Secrets never go on the command line (shell history, `ps`): `--secret-stdin` reads one line from stdin, or it is
 asked for with hidden input. Robot URLs carry their token, so listings and logs show them without the query.
@@ -13,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from server.accounts.models import User
 from server.areas.index_cache import current_generation_id
@@ -95,6 +96,19 @@ def remove_channel(channel_id):
     channel.active = False
     db.session.commit()
     click.echo(f"channel {channel_id} removed")
+
+
+@notifications_cli.command("reseal")
+def reseal_channels():
+    """Seal every channel's URL and secret again with the first of GRID_CHANNEL_KEYS (after adding a new key in front);
+    then the old key can be removed from the list."""
+    channels = list(db.session.scalars(select(NotificationChannel).order_by(NotificationChannel.id)))
+    for channel in channels:
+        flag_modified(channel, "url")  # the same value, sealed anew when written
+        if channel.secret is not None:
+            flag_modified(channel, "secret")
+    db.session.commit()
+    click.echo(f"{len(channels)} channels resealed with the first key of GRID_CHANNEL_KEYS / 已用新密钥重新加密")
 
 
 @notifications_cli.command("deliver")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.areas.models import utcnow
 from server.extensions import db
+from server.notifications.sealing import Sealed
 from server.timestamps import UTCDateTime
 
 CHANNEL_KINDS = ("webhook", "dingtalk", "wecom")
@@ -37,7 +38,8 @@ class NotificationChannel(db.Model):
 
     `audience` = discipline marks a channel that only discipline officers read: conflict-of-interest tips are sent
     to discipline channels only, never to a general one (a village's or township's group may hold the very cadre
-    the tip is about). `secret` signs webhooks and DingTalk requests; it is never logged or shown.
+    the tip is about). `secret` signs webhooks and DingTalk requests; it is never logged or shown. Both `url` and
+    `secret` are sealed at rest.
     """
 
     __tablename__ = "notification_channels"
@@ -47,8 +49,8 @@ class NotificationChannel(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(12))
     audience: Mapped[str] = mapped_column(String(12), default="general")
-    url: Mapped[str] = mapped_column(String(1000))
-    secret: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Sealed)  # sealed at rest (server.notifications.sealing): robot URLs hold tokens
+    secret: Mapped[str | None] = mapped_column(Sealed)
     label: Mapped[str | None] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
