@@ -1,5 +1,6 @@
 """The background worker: routes and writes the tips that JSON intake accepted, follows up new tips (related
-links, queue notifications), drains the notification outbox and runs the escalation job every minute.
+links, queue notifications), drains the notification outbox, and every minute folds the inbox badge's counter
+rows (server.tips.counts) and runs the escalation job.
 
 - `flask worker` runs it in the foreground until SIGTERM or SIGINT. A signal lets the current delivery finish
   (at most GRID_NOTIFY_TIMEOUT_SECONDS) and then the loop exits; anything claimed but not recorded goes back to
@@ -44,13 +45,15 @@ class Worker:
         log.info("worker stopped")
 
     def tick(self) -> bool:
-        """One round: follow up new tips, deliver what is due, and escalate when a minute has passed. True when it
-        did something (so that the loop goes round again at once)."""
+        """One round: follow up new tips, deliver what is due, and when a minute has passed fold the badge's counters
+        and escalate. True when it did something (so that the loop goes round again at once)."""
         followed = self._guarded(self._follow_up)
         delivered = self._guarded(self._deliver)
-        if self.escalate and time.monotonic() >= self._next_escalation:
+        if time.monotonic() >= self._next_escalation:
             self._next_escalation = time.monotonic() + self.app.config["GRID"].escalation_interval_seconds
-            self._guarded(self._escalate)
+            self._guarded(self._fold_counts)
+            if self.escalate:
+                self._guarded(self._escalate)
         return bool(followed or delivered)
 
     def _follow_up(self) -> int:
@@ -68,6 +71,14 @@ class Worker:
         from server.notifications.delivery import deliver_pending
 
         return sum(deliver_pending(self.batch).values())
+
+    def _fold_counts(self) -> int:
+        """The inbox badge's counter rows, folded into one per key (server.tips.counts)."""
+        from server.tips.counts import compact
+
+        folded = compact()
+        db.session.commit()
+        return folded
 
     def _escalate(self) -> int:
         from server.workflow.escalation import run_escalation

@@ -210,3 +210,19 @@ class TipIntake(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submission: Mapped[dict] = mapped_column(JSON)  # the validated body, the WGS-84 point and the place
     reporter: Mapped[dict] = mapped_column(JSON)  # the tip_reporters row to write, and the reporter's role
+
+
+class TipStatusCount(db.Model):
+    """How many tips there are per area, conflict flag and status, kept by the database itself (triggers on tips,
+    migration 0010) as rows of +n and -n: insert-only, so that two transactions never wait on the same counter. The
+    inbox badge sums them over the viewer's scope instead of counting ~100,000 tips of a county on every page; the
+    worker folds them into one row per key now and then (server.tips.counts.compact). Sums are exact at any time.
+    """
+
+    __tablename__ = "tip_status_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(15))
+    conflict: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)

@@ -9,6 +9,7 @@ from server.areas.models import utcnow
 from server.errors import NotFound
 from server.extensions import db
 from server.tips import receipts
+from server.tips.counts import badge
 from server.tips.models import Tip, TipEvent, TipMessage, TipReporter
 from server.tips.states import STATUS_LABELS_ZH
 from server.tips.views import iso_minute
@@ -27,7 +28,7 @@ def inbox(user, args: dict) -> tuple[list[Tip], int, dict[str, int]]:
     visible = visible_tips(user)
     filters = _filters(args)
     query = select(Tip).where(visible, *filters)
-    counts, total = _counts(user, filters)
+    counts, total = _counts(user, filters, args)
     column = SORTS[args["sort"].lstrip("-")]
     order = column.desc() if args["sort"].startswith("-") else column.asc()
     query = query.order_by(order, Tip.id.desc()).limit(args["limit"]).offset(args["offset"])
@@ -43,21 +44,29 @@ def custom_plans() -> None:
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
-def _counts(user, filters: list) -> tuple[dict[str, int], int]:
+FILTERS = ("status", "category", "grid", "since", "until", "overdue")
+
+
+def _counts(user, filters: list, args: dict) -> tuple[dict[str, int], int]:
     """Visible tips per status (the badge), and how many match the filters (the total).
 
-    The ordinary and the conflict-of-interest tips are counted apart (`visible_parts`): on PostgreSQL the ordinary
-    ones -- nearly all of them -- are counted from the index ix_tips_area_pattern (area_code, conflict, status)
-    alone, an index-only scan; the few conflict ones are checked against the exclusions one by one. Without filters
-    the total is the sum of the badge.
+    The ordinary tips -- nearly all of them -- are counted from tip_status_counts (server.tips.counts), a sum over a
+    few rows per grid and status instead of a count of every tip in scope; the few conflict-of-interest tips are
+    counted from tips, against the exclusions one by one (`visible_parts`). Without filters the total is the sum of
+    the badge, and with a status filter alone the badge's number for it; with other filters both parts are
+    counted from tips (on PostgreSQL the ordinary ones from the index ix_tips_area_pattern (area_code, conflict,
+    status) where the filters allow).
     """
-    counts: dict[str, int] = {}
-    parts = [p for p in visible_parts(user) if not isinstance(p, False_)]  # a chief sees no conflict tip at all
-    for part in parts:
-        for status, n in db.session.execute(select(Tip.status, func.count()).where(part).group_by(Tip.status)):
+    counts = badge(user)
+    ordinary, conflicting = visible_parts(user)
+    if not isinstance(conflicting, False_):  # a chief sees no conflict tip at all
+        for status, n in db.session.execute(select(Tip.status, func.count()).where(conflicting).group_by(Tip.status)):
             counts[status] = counts.get(status, 0) + n
+    parts = [p for p in (ordinary, conflicting) if not isinstance(p, False_)]
     if not filters:
         return counts, sum(counts.values())
+    if [f for f in FILTERS if args.get(f) is not None] == ["status"]:
+        return counts, counts.get(args["status"], 0)
     return counts, sum(db.session.scalar(select(func.count()).select_from(Tip).where(p, *filters)) for p in parts)
 
 

@@ -42,7 +42,7 @@ def visible_parts(user, scope: Scope | None = None):
         return false(), false()
     scope = current_scope() if scope is None else scope
     in_scope = scope.filter(Tip.area_code)
-    ordinary = and_(in_scope, Tip.conflict.is_(False))
+    ordinary = visible_ordinary(user, Tip, scope)
     if not (user.roles & CONFLICT_ROLES):  # anyone who is only a grid chief never sees them
         return ordinary, false()
     county_level = scope.everything or any(len(p) <= 6 for p in scope.prefixes)
@@ -54,6 +54,15 @@ def visible_parts(user, scope: Scope | None = None):
         Tip.queue_kind == "county_discipline" if not county_level else false(),
     )
     return ordinary, and_(in_scope, Tip.conflict.is_(True), ~conflict_hidden)
+
+
+def visible_ordinary(user, table, scope: Scope | None = None):
+    """The ordinary (not conflict-of-interest) part of visible_parts, over Tip or over a table keyed like it (its
+    `area_code` and `conflict`): tip_status_counts, which the inbox badge sums (server.tips.counts)."""
+    if user is None or not (user.roles & TRIAGE_ROLES):
+        return false()
+    scope = current_scope() if scope is None else scope
+    return and_(scope.filter(table.area_code), table.conflict.is_(False))
 
 
 def _grid_codes(user):
