@@ -80,3 +80,14 @@ class OutboxDelivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StreamTicket(db.Model):
+    """A one-time, short-lived pass to open the notification stream from a browser, whose EventSource cannot send
+    an Authorization header (server.notifications.tickets). Only the ticket's SHA-256 is kept."""
+
+    __tablename__ = "stream_tickets"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

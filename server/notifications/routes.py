@@ -7,7 +7,9 @@ sends Last-Event-ID (or ?after=) and gets what it missed; without either the str
 list first, then open the stream with ?after=<newest id> so that nothing falls in between). A stream ends after
 GRID_SSE_MAX_SECONDS (clients reconnect, the `retry:` hint says when), so a sync gunicorn worker is not held
 forever; behind nginx, buffering is switched off with X-Accel-Buffering. The token goes in the Authorization
-header (the mobile app's client sets it), never in the URL.
+header (the mobile app's client sets it), never in the URL. A browser, whose EventSource sends no headers, asks
+for a one-time ticket (POST /notifications/stream-ticket) and opens the stream with ?ticket= within 30 seconds
+(server.notifications.tickets).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 
 import marshmallow as ma
 from flask import Response, current_app, request, stream_with_context
+from flask_jwt_extended import verify_jwt_in_request
 from flask_smorest import Blueprint
 from marshmallow import validate
 from sqlalchemy import func, select
@@ -24,6 +27,7 @@ from sqlalchemy import func, select
 from server.areas.models import utcnow
 from server.errors import NotFound, Problem, ProblemSchema
 from server.extensions import db
+from server.notifications import tickets
 from server.notifications.models import Notification
 from server.scope import current_user, require_roles
 from server.tips.views import iso_minute
@@ -42,6 +46,11 @@ class NotificationListQuery(ma.Schema):
 
 class StreamQuery(ma.Schema):
     after = ma.fields.Integer(load_default=None, metadata={"description": "Send what came after this id."})
+    ticket = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A one-time ticket from POST /notifications/stream-ticket, instead of the header."},
+    )
     max_seconds = ma.fields.Float(
         load_default=None,
         validate=validate.Range(min=0.1),
@@ -117,15 +126,35 @@ def mark_read(notification_id):
     return notification_view(n)
 
 
-@blp.route("/notifications/stream")
+class StreamTicketSchema(ma.Schema):
+    ticket = ma.fields.String()
+    expires_in = ma.fields.Integer(metadata={"description": "Seconds within which the stream must be opened."})
+    stream_url = ma.fields.String(
+        metadata={"description": "The stream's path with the ticket: give it to EventSource."}
+    )
+
+
+@blp.route("/notifications/stream-ticket", methods=["POST"])
 @require_roles()
+@blp.response(201, StreamTicketSchema)
+def stream_ticket():
+    """A one-time ticket that opens my notification stream from a browser (EventSource cannot send the token)."""
+    ticket = tickets.issue(current_user())
+    url = f"/api/v1/notifications/stream?ticket={ticket}"
+    return {"ticket": ticket, "expires_in": tickets.TICKET_SECONDS, "stream_url": url}
+
+
+@blp.route("/notifications/stream")
 @blp.arguments(StreamQuery, location="query")
 @blp.response(200, content_type="text/event-stream")
 @blp.alt_response(400, schema=ProblemSchema, description="Last-Event-ID is not a notification id.")
+@blp.alt_response(401, schema=ProblemSchema, description="No valid access token, or the ticket is used or expired.")
+@blp.doc(security=[{"bearerAuth": []}, {}])
 def stream(args):
-    """Server-Sent Events: `event: notification` for each new notification of mine (id = notification id)."""
+    """Server-Sent Events: `event: notification` for each new notification of mine (id = notification id). Signed
+    in with the access token in the Authorization header, or with `?ticket=` (browsers)."""
     settings = current_app.config["GRID"]
-    user_id = current_user().id
+    user_id = _stream_user(args["ticket"]).id
     after = args["after"] if args["after"] is not None else _last_event_id(user_id)
     limit = min(args["max_seconds"] or settings.sse_max_seconds, settings.sse_max_seconds)
     events = _events(user_id, after, time.monotonic() + limit, settings.sse_poll_seconds)
@@ -134,6 +163,15 @@ def stream(args):
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _stream_user(ticket: str | None):
+    if ticket is None:
+        verify_jwt_in_request()
+        return current_user()
+    user = tickets.redeem(ticket)
+    db.session.commit()  # used up now: the stream's polls end their reads with a rollback
+    return user
 
 
 def _events(user_id: int, after: int, ends_at: float, poll: float):

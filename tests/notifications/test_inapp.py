@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from server.areas.models import utcnow
 from server.extensions import db
-from server.notifications.models import NotificationChannel
+from server.notifications.models import NotificationChannel, StreamTicket
 from tests.areas.helpers import assert_problem
 from tests.live import serving
 from tests.workflow.helpers import file_tip
@@ -60,6 +62,40 @@ def test_the_stream_replays_from_an_id_and_ends_when_asked(client, headers, demo
     assert [e["event"] for e in _parse(fresh.get_data(as_text=True))] == ["end"]  # from now on
     bad = client.get("/api/v1/notifications/stream?max_seconds=0.2", headers=headers["chief"] | {"Last-Event-ID": "x"})
     assert_problem(bad, 400, "bad-last-event-id")
+
+
+def test_a_browser_opens_the_stream_with_a_one_time_ticket(client, headers, demo_areas):
+    """EventSource sends no Authorization header: a ticket (asked for with the token) opens the stream once."""
+    file_tip(client, headers["member"], demo_areas["grid"])
+    assert_problem(client.post("/api/v1/notifications/stream-ticket"), 401, "token-missing")
+    issued = client.post("/api/v1/notifications/stream-ticket", headers=headers["chief"])
+    assert issued.status_code == 201, issued.get_json()
+    body = issued.get_json()
+    assert body["expires_in"] == 30 and body["stream_url"].endswith(f"?ticket={body['ticket']}")
+    opened = client.get(f"{body['stream_url']}&after=0&max_seconds=0.2")  # no Authorization header
+    assert opened.status_code == 200 and opened.mimetype == "text/event-stream"
+    events = _parse(opened.get_data(as_text=True))
+    assert [e["event"] for e in events] == ["notification", "end"]  # the chief's own, as with the token
+    assert json.loads(events[0]["data"])["kind"] == "dispatched"
+    again = client.get(f"{body['stream_url']}&max_seconds=0.2")
+    assert_problem(again, 401, "ticket-invalid")  # once only
+    assert again.headers["WWW-Authenticate"] == 'Bearer realm="grid"'
+    assert_problem(client.get("/api/v1/notifications/stream?ticket=made-up&max_seconds=0.2"), 401, "ticket-invalid")
+    assert client.get("/api/v1/notifications/stream?max_seconds=0.2").status_code == 401  # neither: as before
+    assert db.session.scalar(select(func.count()).select_from(StreamTicket)) == 0  # a used ticket is gone
+
+
+def test_a_stream_ticket_expires_and_dies_with_its_account(app, client, headers, cast, demo_areas, monkeypatch):
+    from server.notifications import tickets
+
+    expired = client.post("/api/v1/notifications/stream-ticket", headers=headers["chief"]).get_json()
+    monkeypatch.setattr(tickets, "utcnow", lambda: utcnow() + timedelta(seconds=tickets.TICKET_SECONDS + 1))
+    assert_problem(client.get(f"{expired['stream_url']}&max_seconds=0.2"), 401, "ticket-invalid")
+    monkeypatch.undo()
+    valid = client.post("/api/v1/notifications/stream-ticket", headers=headers["chief"]).get_json()
+    cast["chief"].active = False
+    db.session.commit()
+    assert_problem(client.get(f"{valid['stream_url']}&max_seconds=0.2"), 401, "ticket-invalid")
 
 
 @pytest.mark.db
