@@ -2,7 +2,8 @@
 
 Its rows come from triggers on tips, on both databases: an insert, a delete, a change of status, area or conflict
 flag by the ORM or by one UPDATE over many rows. The worker folds them (server.tips.counts.compact) without
-changing a sum. The inbox badge is summed from it; tests/tips/test_inbox*.py check the badge's numbers as well.
+changing a sum. The inbox badge is summed from it (tests/workflow/test_inbox_and_metrics.py and
+tests/tips/test_confidentiality.py check its numbers too).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from server.scope import scope_for
 from server.tips.counts import compact
 from server.tips.models import Tip, TipStatusCount
 from server.tips.visibility import visible_tips
+from server.worker import Worker
 from tests.tips.helpers import grid_point, payload, post_tip
 
 
@@ -94,3 +96,18 @@ def test_the_inbox_badge_is_what_counting_the_visible_tips_gives(client, make_us
             filtered = client.get(f"/api/v1/tips?limit=1&status={status}", headers=auth_headers(user)).get_json()
             assert filtered["total"] == truth.get(status, 0), (name, status)
     assert sum(truth.values()) == 0  # (the last: a township with no tips)
+
+
+def test_the_worker_folds_the_counters_once_a_minute_even_without_escalation(
+    app, client, make_user, auth_headers, demo_areas
+):
+    member = auth_headers(make_user("member", demo_areas["grid"]))
+    for _ in range(3):
+        post_tip(client, member, payload(*grid_point(demo_areas["grid"])))
+    rows = db.session.scalar(select(func.count()).select_from(TipStatusCount))
+    before = counters()
+    assert rows > len(before)  # one row per tip so far
+    Worker(app, escalate=False).tick()  # the first round folds (then once per GRID_ESCALATION_INTERVAL_SECONDS)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(TipStatusCount)) == len(before)
+    assert counters() == before == tips_counted()
