@@ -96,8 +96,8 @@ class Settings:
     notify_lease_seconds: float = 60.0
     notify_timeout_seconds: float = 10.0
     # Channel URLs (robot URLs carry their access token) and signing secrets are sealed at rest with these Fernet
-    # keys, comma-separated: the first seals, every one opens (add a new key in front to rotate). Empty: a key derived
-    # from GRID_SECRET_KEY (so changing that secret then needs the old derived key listed: see the README).
+    # keys, comma-separated: the first seals, every one opens (add a new key in front to rotate). A key derived from
+    # GRID_SECRET_KEY always opens too, and seals when none is set: set keys (then reseal) before changing that secret.
     channel_keys: str = field(default="", repr=False)
     sse_max_seconds: float = 300.0
     sse_poll_seconds: float = 1.0

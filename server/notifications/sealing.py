@@ -5,7 +5,8 @@ reads them from a database dump or a backup can post to an officials' group as t
 sealed with Fernet (AES-128-CBC + HMAC-SHA256, from the `cryptography` package) under GRID_CHANNEL_KEYS, and
 opened only in the process that sends. MultiFernet opens with any listed key and seals with the first, so keys
 rotate by putting the new one in front (`flask notifications reseal` then reseals every channel with it).
-Without GRID_CHANNEL_KEYS the key is derived from GRID_SECRET_KEY with HKDF-SHA256.
+Without GRID_CHANNEL_KEYS the key is derived from GRID_SECRET_KEY with HKDF-SHA256; that key also stays last in
+the list when GRID_CHANNEL_KEYS is set, so that setting it for the first time (then `reseal`) loses nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def derived_key(secret_key: str) -> bytes:
 
 @lru_cache(maxsize=8)
 def _fernet(channel_keys: str, secret_key: str) -> MultiFernet:
-    keys = [k.strip() for k in channel_keys.split(",") if k.strip()] or [derived_key(secret_key)]
+    keys = [k.strip().encode() for k in channel_keys.split(",") if k.strip()]
+    derived = derived_key(secret_key)
+    if derived not in keys:
+        keys.append(derived)  # opens what was sealed before GRID_CHANNEL_KEYS was set; seals only if it is alone
     return MultiFernet([Fernet(k) for k in keys])
 
 

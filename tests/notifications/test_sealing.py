@@ -77,6 +77,28 @@ def test_without_keys_the_key_is_derived_from_the_secret_key(app):
         unseal(token, dataclasses.replace(settings, secret_key="another secret key, at least 32 bytes long!"))
 
 
+def test_setting_keys_for_the_first_time_loses_nothing_and_reseal_moves_to_them(app, db_session, demo_areas):
+    """Channels sealed with the derived key (no GRID_CHANNEL_KEYS) still open once keys are set; `reseal` then
+    seals them with the new key, which opens them on its own."""
+    new = Fernet.generate_key().decode()
+    original = app.config["GRID"]
+    try:
+        with_keys(app, "")
+        channel = add(demo_areas["grid"])
+        db.session.commit()
+        with_keys(app, new)
+        db.session.expire(channel)
+        assert channel.url == URL
+        assert app.test_cli_runner().invoke(args=["notifications", "reseal"]).exit_code == 0
+        url, secret = stored(channel.id)
+        assert (
+            Fernet(new).decrypt(url.encode()).decode() == URL
+            and Fernet(new).decrypt(secret.encode()).decode() == SECRET
+        )
+    finally:
+        app.config["GRID"] = original
+
+
 def test_a_key_that_is_not_a_fernet_key_is_refused_at_start_up(monkeypatch):
     monkeypatch.setenv("GRID_CHANNEL_KEYS", f"{Fernet.generate_key().decode()},not-a-key")
     with pytest.raises(ConfigError, match="GRID_CHANNEL_KEYS: key 2 is not a Fernet key"):
