@@ -27,13 +27,13 @@ from server.accounts.tokens import check_token_state, token_state_params
 from server.extensions import db
 from server.rawsql import RawConnection
 from server.tips import receipts, tip_ids
-from server.tips.intake_sql import Category, accept_if_clear, read_for_writing, read_intake, write_intake
+from server.tips.intake_sql import Category, accept_if_clear, read_for_writing, read_intake, write_intake, write_tips
 from server.tips.materialise import materialise
 from server.tips.models import Tip
 from server.tips.photos import attach_photos
 from server.tips.submission import Reporter, Submission, known_category, prepare, reporter_role
 from server.tips.views import submitted_body, submitted_view
-from server.tips.writer import is_anonymous, reporter_row, write_routed_tip
+from server.tips.writer import is_anonymous, reporter_row, routed_rows
 
 ACCEPTED, CREATED = 202, 201
 
@@ -142,7 +142,7 @@ def submit_with_photos(key: str, reporter: Reporter, payload: dict, photos: list
         ctx = read_for_writing(s, category=payload["category"], grid_code=sub.place.grid_code)
         category = known_category(ctx.category, payload["category"])
         identity, secret = reporter_row(ctx.tip_id, reporter.user_id, is_anonymous(payload, reporter.user_id), payload)
-        write_routed_tip(s, sub, category, ctx.people, ctx.tip_id, reporter, identity)
+        write_tips(s, [routed_rows(sub, category, ctx.people, ctx.tip_id, reporter, identity)])
         tip = db.session.get(Tip, ctx.tip_id)
         attach_photos(tip, photos, *sub.point)
         body = submitted_view(tip)

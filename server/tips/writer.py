@@ -1,6 +1,6 @@
-"""The one writer of tips: route a submission to its grid's people or a queue, and write the tip, its reporter,
-exclusions, first timeline event and follow-up in one round trip (server.tips.intake_sql.write_tips), for one tip
-or a worker's batch.
+"""The one writer of tips: route a submission to its grid's people or a queue, and build the rows of the tip, its
+reporter, exclusions, first timeline event and follow-up (`routed_rows`), which server.tips.intake_sql.write_tips
+writes in one round trip, for one tip or a worker's batch.
 
 Both ways a tip is written use it: the worker, for JSON tips waiting in the intake journal
 (server.tips.materialise), and multipart intake, which writes the tip at once because its photos need it.
@@ -12,24 +12,11 @@ from flask import current_app
 
 from server.accounts.assignments import Responsible
 from server.geo import datum
-from server.rawsql import RawConnection
 from server.tips import receipts
-from server.tips.intake_sql import Category, TipRows, write_tips
+from server.tips.intake_sql import Category, TipRows
 from server.tips.routing import Routing, route
 from server.tips.submission import Reporter, Submission
 from server.workflow.deadlines import initial_clock
-
-
-def write_routed_tip(
-    s: RawConnection,
-    sub: Submission,
-    category: Category,
-    people: list[Responsible],
-    tip_id: int,
-    reporter: Reporter,
-    reporter_row: dict,
-) -> None:
-    write_tips(s, [routed_rows(sub, category, people, tip_id, reporter, reporter_row)])
 
 
 def routed_rows(
