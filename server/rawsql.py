@@ -8,8 +8,8 @@ own, compiled once per dialect; only the execution is done here, on the connecti
 inside the request's one transaction. No other library does "compile once, run on the raw cursor".
 
 psycopg sends a batch of statements in one round trip (pipeline mode, `batch()`); sqlite3 runs in-process, where
-a batch is just a sequence. `read_then_write` (intake's way in) runs on PostgreSQL in autocommit instead: a read,
-then one statement that writes everything, each a single round trip with no BEGIN or COMMIT.
+a batch is just a sequence. `read_then_write` (intake's way in) runs on PostgreSQL in autocommit instead: each
+statement a single round trip with no BEGIN or COMMIT, and at most one of them writing.
 """
 
 from __future__ import annotations
@@ -103,7 +103,6 @@ class RawConnection:
         self.dialect: Dialect = dialect
         self.dbapi = dbapi
         self.is_postgres = self.dialect.name == "postgresql"
-        self.owned = False  # True inside `read_then_write`'s own transaction: the last batch may commit
         self.autocommit = False  # True on `read_then_write`'s own PostgreSQL connection: one writing statement only
         self._write_cursor = None
         self._writes = 0
@@ -150,7 +149,6 @@ class RawConnection:
     @classmethod
     def _run_owned(cls, engine: Engine, dbapi, work: Callable[[RawConnection], T]) -> T:
         raw = cls(engine.dialect, dbapi)
-        raw.owned = True
         raw.autocommit = raw.is_postgres
         try:
             if not raw.is_postgres:
@@ -167,15 +165,12 @@ class RawConnection:
         return self.dbapi.cursor()
 
     @contextlib.contextmanager
-    def batch(self, *, last: bool = False) -> Iterator[None]:
-        """Statements issued inside go to PostgreSQL in one round trip; their results are read after the block.
-        `last`: nothing follows, so a transaction of our own commits in the same round trip. In autocommit every
-        statement is a round trip (and a transaction) of its own, which for one statement is the cheapest there is."""
+    def batch(self) -> Iterator[None]:
+        """Statements issued inside go to PostgreSQL in one round trip; their results are read after the block. In
+        autocommit every statement is a round trip (and a transaction) of its own, so there is no pipeline."""
         if self.is_postgres and not self.autocommit:
             with self.dbapi.pipeline():
                 yield
-                if last and self.owned:
-                    self.dbapi.commit()
         else:
             yield
 

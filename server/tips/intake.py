@@ -51,8 +51,8 @@ def submit_json(key: str, claims: dict | None, payload: dict) -> tuple[int, dict
     try:
         return RawConnection.read_then_write(lambda s: _accept(s, sub, claims, user_id, (caller, key, fingerprint)))
     except (UniqueViolation, sqlite3.IntegrityError):
-        # PostgreSQL: a request with the same key may have committed between our read and our write (on SQLite the
-        # write lock, taken before the read, rules that out). Any other violation is a real error.
+        # PostgreSQL: a concurrent request with the same key committed first, after our statement took its snapshot
+        # (on SQLite the write lock, taken before the read, rules that out). Any other violation is a real error.
         db.session.rollback()
         earlier = idempotency.find(caller, key)
         if earlier is None:

@@ -6,9 +6,10 @@ statement in autocommit that reads, checks and writes (ACCEPT_IF_CLEAR, RawConne
 writer's is a pipeline in the worker's transaction. On SQLite the statements run in-process under the write lock
 (BEGIN IMMEDIATE), which also makes the idempotency read authoritative.
 
-JSON intake reads the token's state, the idempotency record, the category and the next tip id in one statement
-(`read_intake`) and writes the intake journal (`write_intake`); the worker, and multipart intake, read the grid's
-people (`read_for_writing`, `read_people` for a batch) and write tips (`write_tips`).
+JSON intake on SQLite reads the token's state, the idempotency record, the category and the next tip id in one
+statement (`read_intake`) and writes the intake journal (`write_intake`); on PostgreSQL `accept_if_clear` does
+both. Multipart intake reads the category, the grid's people and the next id (`read_for_writing`), the worker the
+people of a batch's grids (`read_people`), and both write tips (`write_tips`).
 """
 
 from __future__ import annotations
@@ -255,15 +256,14 @@ class IntakeContext:
 
 @dataclass(frozen=True)
 class WriteContext:
-    category: Category | None  # None: unknown or retired (or not asked)
+    category: Category | None  # None: unknown or retired
     people: list[Responsible]  # the grid's chief and deputies today, in order
-    tip_id: int | None  # the id the new tip will take (None when not asked)
+    tip_id: int  # the id the new tip will take
 
 
 def read_intake(s: RawConnection, *, claims: dict | None, caller: str, key: str, category: str) -> IntakeContext:
-    """What JSON intake needs (INTAKE_CONTEXT), in one statement."""
-    with s.batch():  # in a transaction, psycopg then sends BEGIN with the statement, not in a round trip of its own
-        cursor = s.run(INTAKE_CONTEXT, **_token_params(claims), caller=caller, key=key, code=category)
+    """SQLite: what JSON intake needs (INTAKE_CONTEXT), in one statement, under the write lock."""
+    cursor = s.run(INTAKE_CONTEXT, **_token_params(claims), caller=caller, key=key, code=category)
     row = INTAKE_CONTEXT.rows(cursor, s.dialect)[0]
     return _context(row, claims, row[14])
 
@@ -301,21 +301,19 @@ def _context(row: tuple, claims: dict | None, tip_id: int) -> IntakeContext:
     )
 
 
-def read_for_writing(
-    s: RawConnection, *, category: str | None = None, grid_code: str | None = None, next_id: bool = True
-) -> WriteContext:
-    """What writing a tip needs, in one round trip: the category, the grid's responsible people today and the next
-    tip id; each only when asked (the worker knows the category and the id already)."""
+def read_for_writing(s: RawConnection, *, category: str, grid_code: str | None) -> WriteContext:
+    """What writing a tip at once needs, in one round trip: the category, the grid's responsible people today (none
+    outside every grid) and the next tip id."""
     with s.batch():
-        found = s.run(CATEGORY, code=category) if category else None
+        found = s.run(CATEGORY, code=category)
         people = s.run(RESPONSIBLE, grid_code=grid_code, on=date.today()) if grid_code else None
-        tip_id = s.run(NEXT_TIP_ID) if next_id else None
+        tip_id = s.run(NEXT_TIP_ID)
     d = s.dialect
-    category_rows = CATEGORY.rows(found, d) if found else []
+    category_rows = CATEGORY.rows(found, d)
     return WriteContext(
         category=Category(*category_rows[0]) if category_rows else None,
         people=[Responsible(*row) for row in RESPONSIBLE.rows(people, d)] if people else [],
-        tip_id=NEXT_TIP_ID.rows(tip_id, d)[0][0] if tip_id else None,
+        tip_id=NEXT_TIP_ID.rows(tip_id, d)[0][0],
     )
 
 

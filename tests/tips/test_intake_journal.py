@@ -318,7 +318,7 @@ def test_a_forked_process_takes_tip_ids_of_its_own(cached_index_app, monkeypatch
     app, _ = cached_index_app
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
-            pytest.skip("tip ids come in blocks from PostgreSQL's sequence; SQLite takes max + 1 under its write lock")
+            pytest.skip("SQLite never takes tip ids in blocks (it takes max + 1 under its write lock): no rule to test")
         first = RawConnection.read_then_write(tip_ids.take)
         parents = [first, *tip_ids._blocks[db.engine][1]]
         monkeypatch.setattr(tip_ids.os, "getpid", lambda: -1)  # as if forked
