@@ -8,6 +8,7 @@ from flask import Flask
 from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from server.bounds import RowIdConverter
 from server.config import INSTANCE_DIR, load_settings
 
 API_VERSION = "1.0.0"
@@ -65,6 +66,7 @@ def _configure(app: Flask, settings) -> None:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.session_interface = NoCookieSessions()
+    app.url_map.converters["int"] = RowIdConverter  # ids beyond what the database holds answer 404, not a 500
 
 
 class NoCookieSessions(SessionInterface):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from server import bounds
 from server.accounts.phones import mask_phone
 from server.accounts.roles import ASSIGNMENT_KINDS, ASSIGNMENT_LABELS_ZH, PHONE_READERS, ROLES, role_refs
 from server.areas.index_cache import current_index
@@ -70,7 +71,7 @@ class UserQuery(ma.Schema):
     area = ma.fields.String(load_default=None, metadata={"description": "Only accounts homed under this area code."})
     active = ma.fields.Boolean(load_default=None)
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = bounds.offset()
 
 
 class UserPatchSchema(ma.Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from server import bounds
 from server.accounts.schemas import ResponsibleSchema
 from server.geo.datum import DATUMS
 
@@ -14,7 +15,9 @@ LEVEL = ma.fields.String(validate=validate.OneOf(["county", "township", "village
 class AreaQuery(ma.Schema):
     geometry = ma.fields.Boolean(load_default=False, metadata={"description": "Include the MultiPolygon."})
     generation = ma.fields.Integer(
-        load_default=None, validate=validate.Range(min=1), metadata={"description": "A past map generation id."}
+        load_default=None,
+        validate=validate.Range(min=1, max=bounds.BIGINT_MAX),
+        metadata={"description": "A past map generation id."},
     )
 
 
@@ -97,7 +100,7 @@ class GridsQuery(ma.Schema):
 
     within = ma.fields.String(load_default=None, metadata={"description": "An area code: only grids under it."})
     limit = ma.fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = bounds.offset()
 
 
 class FeatureCollectionSchema(ma.Schema):

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import marshmallow as ma
 from marshmallow import validate
 
+from server import bounds
 from server.config import DEFAULT_HOUSEHOLD_TAGS
 from server.geo.datum import DATUMS
 
@@ -105,7 +106,7 @@ class HouseholdDetailSchema(HouseholdSchema):
 
 class PageQuery(ma.Schema):
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = bounds.offset()
 
 
 class HouseholdQuery(PageQuery):
@@ -152,9 +153,9 @@ class DueQuery(PageQuery):
 
 
 class LinkInSchema(ma.Schema):
-    member_id = ma.fields.Integer(required=True)
+    member_id = bounds.row_id(required=True)
     household_ids = ma.fields.List(
-        ma.fields.Integer(), required=True, validate=validate.Length(min=1, max=500), metadata={"example": [1, 2, 3]}
+        bounds.row_id(), required=True, validate=validate.Length(min=1, max=500), metadata={"example": [1, 2, 3]}
     )
     primary = ma.fields.Boolean(load_default=True, metadata={"description": "The household's one primary member."})
 

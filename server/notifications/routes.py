@@ -24,6 +24,7 @@ from flask_smorest import Blueprint
 from marshmallow import validate
 from sqlalchemy import func, select
 
+from server import bounds
 from server.areas.models import utcnow
 from server.errors import NotFound, Problem, ProblemSchema
 from server.extensions import db
@@ -41,11 +42,15 @@ HEARTBEAT_SECONDS = 15.0
 class NotificationListQuery(ma.Schema):
     unread = ma.fields.Boolean(load_default=None, metadata={"description": "true: only unread ones."})
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = bounds.offset()
 
 
 class StreamQuery(ma.Schema):
-    after = ma.fields.Integer(load_default=None, metadata={"description": "Send what came after this id."})
+    after = ma.fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=bounds.BIGINT_MAX),
+        metadata={"description": "Send what came after this id."},
+    )
     ticket = ma.fields.String(
         load_default=None,
         validate=validate.Length(min=1, max=100),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, json, request, url_for
 
 from server.areas.services import resolve_generation
+from server.bounds import BIGINT_MAX
 from server.coverage import services as coverage
 from server.errors import NotFound, Problem
 from server.geo.geojson import area_feature, page_links
@@ -128,7 +129,7 @@ def collection(collection_id: str):
     return _reply(_collection_doc(_collection(collection_id), resolve_generation(None)))
 
 
-def _int(name: str, default: int, low: int, high: int | None = None) -> int:
+def _int(name: str, default: int, low: int, high: int = BIGINT_MAX) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -138,7 +139,7 @@ def _int(name: str, default: int, low: int, high: int | None = None) -> int:
         raise Problem(400, "invalid-parameter", f"{name} must be a whole number.") from None
     if value < low:
         raise Problem(400, "invalid-parameter", f"{name} must be at least {low}.")
-    return min(value, high) if high is not None else value
+    return min(value, high)
 
 
 def _bbox():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from server import bounds
 from server.geo.datum import DATUMS
 
 DESCRIPTION_MAX = 5000
@@ -97,7 +98,7 @@ class TipListQuery(ma.Schema):
         metadata={"description": "A key, or -key for descending: submitted_at, accept_due_at, resolve_due_at."},
     )
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = bounds.offset()
 
 
 class TipViewSchema(ma.Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from server import bounds
 from server.workflow.transitions import ACTIONS, REFER_TARGETS
 
 TEXT = validate.Length(min=1, max=2000)
@@ -32,7 +33,7 @@ class ActionSchema(ma.Schema):
     new_deadline = ma.fields.AwareDateTime(
         load_default=None, metadata={"description": "request_postpone (required), approve_postpone (optional)."}
     )
-    duplicate_of = ma.fields.Integer(load_default=None, metadata={"description": "merge: the tip this one repeats."})
+    duplicate_of = bounds.row_id(load_default=None, metadata={"description": "merge: the tip this one repeats."})
 
 
 class MetricsQuery(ma.Schema):
