@@ -9,6 +9,8 @@ A second reference, measured in the same run: a bare INSERT + commit of the body
 the least any durable intake can cost on this database and disk. Hello-world is measured before and after the others
 and averaged, because this machine's speed drifts within a run.
 Usage: PYTHONPATH=. .venv/bin/python scripts/bench/bench_intake.py [--seconds 10] [--only spatialite|postgis]
+       [--threads N]  every server (hello-world, bare insert, intake) with gunicorn's gthread workers, N threads each
+       [--close]      wrk sends Connection: close, as nginx does to its upstream by default (each request connects)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from scripts.bench.common import ROOT, postgis_url, table
 
 WORKERS = 2
 GUNICORN = [str(ROOT / ".venv/bin/gunicorn"), "-w", str(WORKERS), "--log-level", "warning"]
+SERVING = {"threads": 1, "close": False}  # set from the command line: gunicorn --threads, wrk sends Connection: close
 READY_CONFIG = ROOT / "scripts/bench/gunicorn_ready.py"
 LUA = ROOT / "scripts/bench/lua/post_tip.lua"
 
@@ -80,7 +83,8 @@ def serve(app_path: str, env: dict) -> tuple[subprocess.Popen, int]:
     """Start gunicorn and return once every worker has loaded the app (scripts/bench/gunicorn_ready.py)."""
     port = free_port()
     ready = Path(tempfile.mkdtemp(prefix="bench-ready-"))
-    command = [*GUNICORN, "-c", str(READY_CONFIG), "-b", f"127.0.0.1:{port}", app_path]
+    threads = ["--threads", str(SERVING["threads"])]
+    command = [*GUNICORN, *threads, "-c", str(READY_CONFIG), "-b", f"127.0.0.1:{port}", app_path]
     proc = subprocess.Popen(command, cwd=ROOT, env=env | {"BENCH_READY_DIR": str(ready)})
     deadline = time.monotonic() + 120
     while len(list(ready.iterdir())) < WORKERS:
@@ -93,7 +97,7 @@ def serve(app_path: str, env: dict) -> tuple[subprocess.Popen, int]:
 
 def wrk(url: str, seconds: int, body: str, token: str) -> tuple[float, float, int]:
     """(requests per second, p99 latency in ms, non-2xx count)."""
-    env = os.environ | {"BODY": body, "TOKEN": token}
+    env = os.environ | {"BODY": body, "TOKEN": token, "CLOSE": "1" if SERVING["close"] else ""}
     subprocess.run(["wrk", "-t2", "-c16", "-d2s", "-s", str(LUA), url], env=env, capture_output=True, check=True)
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(LUA), url],
@@ -194,7 +198,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--only", choices=["spatialite", "postgis"])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--close", action="store_true")
     args = parser.parse_args()
+    SERVING.update(threads=args.threads, close=args.close)
     rows = [("metric", "value", "target")]
     if args.only in (None, "spatialite"):
         for synchronous in ("normal", "full"):  # GRID_SQLITE_SYNCHRONOUS: the log synced at checkpoints, or per commit

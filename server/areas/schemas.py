@@ -16,7 +16,7 @@ class AreaQuery(ma.Schema):
     geometry = ma.fields.Boolean(load_default=False, metadata={"description": "Include the MultiPolygon."})
     generation = ma.fields.Integer(
         load_default=None,
-        validate=validate.Range(min=1, max=bounds.BIGINT_MAX),
+        validate=validate.Range(min=1, max=bounds.INT_MAX),
         metadata={"description": "A past map generation id."},
     )
 

@@ -48,7 +48,7 @@ class NotificationListQuery(ma.Schema):
 class StreamQuery(ma.Schema):
     after = ma.fields.Integer(
         load_default=None,
-        validate=validate.Range(min=0, max=bounds.BIGINT_MAX),
+        validate=validate.Range(min=0, max=bounds.INT_MAX),
         metadata={"description": "Send what came after this id."},
     )
     ticket = ma.fields.String(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, json, request, url_for
 
 from server.areas.services import resolve_generation
-from server.bounds import BIGINT_MAX
+from server.bounds import INT_MAX
 from server.coverage import services as coverage
 from server.errors import NotFound, Problem
 from server.geo.geojson import area_feature, page_links
@@ -129,7 +129,7 @@ def collection(collection_id: str):
     return _reply(_collection_doc(_collection(collection_id), resolve_generation(None)))
 
 
-def _int(name: str, default: int, low: int, high: int = BIGINT_MAX) -> int:
+def _int(name: str, default: int, low: int, high: int = INT_MAX) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default

@@ -14,6 +14,9 @@ function init(args)
   wrk.method = "POST"
   wrk.body = os.getenv("BODY")
   wrk.headers["Content-Type"] = "application/json"
+  if os.getenv("CLOSE") == "1" then
+    wrk.headers["Connection"] = "close"
+  end
   local token = os.getenv("TOKEN")
   if token and token ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. token
