@@ -13,10 +13,11 @@ Visit rule: a household is due `GRID_VISIT_TARGET_DAYS` (30) after its last visi
 if it was never visited; it is overdue once that moment has passed, and "due soon" in the 7 days before.
 
 For coverage indicators (per grid; every column below is indexed for it):
-- households: `SELECT grid_code, count(*) FROM households GROUP BY grid_code`;
-- linked: the same joined to `household_links` on `is_primary` (at most one per household);
-- visited in the last 30 days: `count(*) ... WHERE last_visited_at >= now - 30 days` (ix_households_grid_visited),
-  or from `household_visits (grid_code, visited_at)` for the grid a visit was made in;
+- households, linked and visited in the last 30 days, in one scan of ix_households_coverage
+  (grid_code, created_at, linked, last_visited_at): `SELECT grid_code, count(*), sum(linked),
+  sum(last_visited_at >= now - 30 days) FROM households GROUP BY grid_code`; `linked` (has a primary member,
+  at most one per household) is kept by triggers on `household_links` (migration 0012); visits by the grid a visit
+  was made in come from `household_visits (grid_code, visited_at)`;
 - patrols in the last 7 days: `SELECT grid_code, count(*), sum(distance_m), sum(seconds) / 3600, max(last_at)
   FROM patrol_grids WHERE last_at >= now - 7 days GROUP BY grid_code` (ix_patrol_grids_grid_last).
 """

@@ -3,8 +3,10 @@
 Coverage-friendly on purpose (another feature counts these per grid):
 - `households.grid_code` (indexed with `last_visited_at`) says where a household is; `last_visited_at` is kept
   by every visit, so "visited in the last 30 days" per grid is one indexed COUNT;
-- `household_links.is_primary` marks THE member of a household (at most one: a partial unique index), so
-  "households linked" per grid is a join on the primary links;
+- `household_links.is_primary` marks THE member of a household (at most one: a partial unique index);
+  `households.linked` says whether it has one, kept by triggers on household_links (migration 0012), so the
+  county's coverage counts households, linked and visited per grid from one covering index
+  (`ix_households_coverage`) instead of joining 300,000 households to their links;
 - `household_visits` keep the household's `grid_code` as it was at the visit, with `visited_at`.
 
 Times are stored in UTC (`UTCDateTime`): SQLite keeps no offset, so every value is converted to UTC on the
@@ -39,6 +41,8 @@ class Household(db.Model):
     __tablename__ = "households"
     __table_args__ = (
         Index("ix_households_grid_visited", "grid_code", "last_visited_at"),
+        Index("ix_households_coverage", "grid_code", "created_at", "linked", "last_visited_at"),
+        Index("ix_households_last_visited", "last_visited_at"),
         Index("uq_households_ref", "ref", unique=True),
         CheckConstraint("size >= 1", name="ck_households_size"),
     )
@@ -62,6 +66,8 @@ class Household(db.Model):
     grid_code: Mapped[str] = mapped_column(String(15))
     snap_distance_m: Mapped[float | None] = mapped_column(Float)
     last_visited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Has a primary member link. Written only by the triggers on household_links (migration 0012): never set it.
+    linked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 

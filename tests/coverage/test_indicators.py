@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from server.coverage import services
+from server.coverage import indicators, services
 from server.coverage.indicators import Window, median
 from server.coverage.indices import index_config
 from tests.coverage.conftest import NOW
@@ -40,6 +40,20 @@ def test_grid_indicators(world, county_viewer):
     assert g1["last_patrol_at"] == (NOW - _days(1)).isoformat()
     assert (g2["patrols"], g2["patrol_hours"], g2["patrol_km"]) == (1, 0.25, 0.5)
     assert (g1["patrolled_grids"], g1["grids"], g1["patrolled_grid_rate"]) == (1, 1, 1.0)
+
+
+def test_grid_indicators_when_no_visit_is_later_than_now(world, county_viewer):
+    # Three days after NOW no household's last visit is later than `now`, so visits are judged from
+    # last_visited_at alone (the index-only count), not from the visits table as at NOW.
+    later = NOW + 3 * _days(1)
+    assert not indicators._visited_after(later) and indicators._visited_after(NOW)
+    cov = services.area_coverage(world.village, county_viewer, later)
+    g1, g2 = cov.row(world.g1), cov.row(world.g2)
+    # G1: h1..h5 (h5 exists by now); primary links h1, h2; window [NOW - 27 d, NOW + 3 d]: h1 (NOW - 5 d) and
+    # h3 (last NOW + 1 d) were visited in it, h2 (NOW - 40 d) and h4 (never) were not
+    assert (g1["households"], g1["households_linked"], g1["households_visited"]) == (5, 2, 2)
+    # G2: visits 29 and 31 days before NOW are both before NOW - 27 d
+    assert (g2["households"], g2["households_linked"], g2["households_visited"]) == (2, 2, 0)
 
 
 def test_grid_tip_indicators(world, county_viewer):
