@@ -35,6 +35,12 @@ class Settings:
     # those last moments. "full" syncs every write commit before it returns (group commit: after the write lock is
     # released), at about two thirds of the intake throughput on this kind of disk. PostgreSQL is not affected.
     sqlite_synchronous: str = "normal"
+    # PostgreSQL, JSON tip intake only (its own connections, server.rawsql): "off" answers 202 before the commit's
+    # WAL reaches the disk, the same trade as SQLite's "normal" -- a database crash within ~0.6 s (3 x
+    # wal_writer_delay) can lose the tip with its key, never half of it, and the phone, which keeps a tip until
+    # GET /tips/mine shows it (written by the worker with a synchronous commit), files it again. "on" waits for the
+    # flush (the disk's flush then costs about a third of intake's throughput). Everything else commits synchronously.
+    pg_intake_synchronous_commit: str = "off"
     secret_key: str = field(default="", repr=False)
     jwt_secret: str = field(default="", repr=False)
     snap_metres: float = 150.0
@@ -200,6 +206,9 @@ def load_settings(overrides: dict | None = None) -> Settings:
         database_url=_database_url(_env("DATABASE_URL", Settings.database_url)),
         spatialite_path=_env("SPATIALITE_PATH", Settings.spatialite_path),
         sqlite_synchronous=_env("SQLITE_SYNCHRONOUS", Settings.sqlite_synchronous).lower(),
+        pg_intake_synchronous_commit=_env(
+            "PG_INTAKE_SYNCHRONOUS_COMMIT", Settings.pg_intake_synchronous_commit
+        ).lower(),
         secret_key=_secret("SECRET_KEY", env),
         jwt_secret=_secret("JWT_SECRET", env),
         snap_metres=_float("SNAP_METRES", Settings.snap_metres),
@@ -271,6 +280,9 @@ def load_settings(overrides: dict | None = None) -> Settings:
     _check_secrets_differ(settings)
     if settings.sqlite_synchronous not in ("full", "normal"):
         raise ConfigError(f"GRID_SQLITE_SYNCHRONOUS={settings.sqlite_synchronous!r} must be full or normal.")
+    if settings.pg_intake_synchronous_commit not in ("on", "off"):
+        value = settings.pg_intake_synchronous_commit
+        raise ConfigError(f"GRID_PG_INTAKE_SYNCHRONOUS_COMMIT={value!r} must be on or off.")
     _check_tips(settings)
     _check_accounts(settings)
     _check_photos(settings)

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine
+from flask import current_app
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.sql import Executable
 
@@ -131,7 +132,7 @@ class RawConnection:
         engine = db.engine
         if (db.session.registry.has() and db.session().in_transaction()) or not isinstance(engine, Engine):
             return work(cls())  # (not an Engine: the app is bound to an outer transaction's Connection, as in tests)
-        hot = _hot_engine(engine)
+        hot = _hot_engine(engine, current_app.config["GRID"].pg_intake_synchronous_commit)
         for attempt in (1, 2):
             pooled = hot.raw_connection()
             try:
@@ -202,16 +203,31 @@ class RawConnection:
 _hot_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _hot_engine(engine: Engine) -> Engine:
+def _hot_engine(engine: Engine, synchronous_commit: str = "on") -> Engine:
     """PostgreSQL: an engine on the same database whose connections are in autocommit and whose pool does not ping
-    on checkout (`read_then_write` handles a dropped connection itself); the app's keeps its pre-ping. SQLite: the
-    app's engine (it has no pre-ping)."""
+    on checkout (`read_then_write` handles a dropped connection itself); the app's keeps its pre-ping. Its sessions
+    run with `synchronous_commit` as given (GRID_PG_INTAKE_SYNCHRONOUS_COMMIT: intake is its only user), while the
+    app's engine keeps the server's setting. SQLite: the app's engine (it has no pre-ping)."""
     if engine.dialect.name != "postgresql":
         return engine
-    hot = _hot_engines.get(engine)
+    engines = _hot_engines.setdefault(engine, {})
+    hot = engines.get(synchronous_commit)
     if hot is None:
         size = engine.pool.size()
-        hot = _hot_engines[engine] = create_engine(
+        hot = engines[synchronous_commit] = create_engine(
             engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_size=size, max_overflow=size
         )
+        event.listen(hot, "connect", _session_setting("synchronous_commit", synchronous_commit))
     return hot
+
+
+def _session_setting(name: str, value: str) -> Callable:
+    """A pool 'connect' hook that sets a PostgreSQL setting for the whole session (not a startup option, which a
+    connection pooler such as PgBouncer may refuse)."""
+
+    def on_connect(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+        dbapi_connection.commit()  # (in autocommit already: nothing to end, but harmless if it were not)
+
+    return on_connect

@@ -2,7 +2,8 @@
 
 One POST = parse the JSON body, one INSERT of it into a bare table (a unique key, like an idempotency key) and a
 commit, on one raw DBAPI connection per worker: no authentication, validation, routing, pool or ORM. On the
-same database, with the same durability setting (GRID_SQLITE_SYNCHRONOUS) as the app. Whatever intake does beyond
+same database, with the same durability setting as the app's intake (GRID_SQLITE_SYNCHRONOUS,
+GRID_PG_INTAKE_SYNCHRONOUS_COMMIT). Whatever intake does beyond
 this is ours to make cheap; what this costs is the database's and the disk's.
 """
 
@@ -27,6 +28,9 @@ def connection():
             import psycopg
 
             _connection = psycopg.connect(URL.replace("postgresql+psycopg", "postgresql"))
+            commit = os.environ.get("GRID_PG_INTAKE_SYNCHRONOUS_COMMIT", "off")
+            _connection.execute("SELECT set_config('synchronous_commit', %s, false)", (commit,))
+            _connection.commit()
         else:
             _connection = sqlite3.connect(URL.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
             _connection.execute("PRAGMA journal_mode=WAL")

@@ -75,3 +75,12 @@ def test_good_accounts_settings(env):
     env.setenv("GRID_RATELIMIT_STORAGE_URL", "redis://127.0.0.1:6379/0")
     settings = load_settings()
     assert settings.access_token_minutes == 5 and settings.login_rate_per_phone == "3 per 10 minutes"
+
+
+def test_postgresql_intake_commit_setting(env):
+    assert load_settings().pg_intake_synchronous_commit == "off"
+    env.setenv("GRID_PG_INTAKE_SYNCHRONOUS_COMMIT", "ON")
+    assert load_settings().pg_intake_synchronous_commit == "on"
+    env.setenv("GRID_PG_INTAKE_SYNCHRONOUS_COMMIT", "local")
+    with pytest.raises(ConfigError, match="GRID_PG_INTAKE_SYNCHRONOUS_COMMIT='local' must be on or off"):
+        load_settings()

@@ -24,7 +24,7 @@ from server.accounts.tokens import issue_pair, revoke_access_token, revoke_famil
 from server.areas.index_cache import current_index
 from server.extensions import db
 from server.idempotency import IdempotencyRecord
-from server.rawsql import Prepared, RawConnection
+from server.rawsql import Prepared, RawConnection, _hot_engine
 from server.tips import intake, tip_ids
 from server.tips.intake_sql import Category
 from server.tips.materialise import materialise, materialise_waiting, waiting
@@ -423,3 +423,29 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_tip_accepted(cach
     assert again.status_code == 202, again.get_json()
     with app.app_context():
         assert waiting() == before + 1
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("setting", ["off", "on"])
+def test_intake_commits_as_configured_while_everything_else_waits_for_the_disk(cached_index_app, monkeypatch, setting):
+    """GRID_PG_INTAKE_SYNCHRONOUS_COMMIT applies to intake's own connections only: the worker, which writes the tip
+    the reporter then sees, commits synchronously (and with it every earlier commit's WAL, intake's included)."""
+    app, people = cached_index_app
+    if not app.config["GRID"].database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL setting: SQLite's commits follow GRID_SQLITE_SYNCHRONOUS (tests/test_sqlite_gate.py)")
+    grid = dataclasses.replace(app.config["GRID"], pg_intake_synchronous_commit=setting)
+    monkeypatch.setitem(app.config, "GRID", grid)
+    client = app.test_client()
+    with app.app_context():
+        body = payload(*grid_point(GRID))
+        current_index()
+        db.session.remove()
+    response = post_tip(client, {"Authorization": f"Bearer {people['member']['token']}"}, body, write=False)
+    assert response.status_code == 202, response.get_json()
+    with app.app_context():
+        with _hot_engine(db.engine, setting).connect() as intake_connection:  # the pooled one intake just used
+            assert intake_connection.exec_driver_sql("SHOW synchronous_commit").scalar() == setting
+        assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"  # the app's, the worker's
+        assert materialise_waiting() >= 1
+        db.session.commit()
+        assert db.session.get(Tip, response.get_json()["id"]).status == "dispatched"
