@@ -19,6 +19,7 @@ from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from server import jsoncodec
 from server.config import Settings
 from server.sqlite_checkpoint import BACKSTOP_PAGES, ensure_checkpointer
 from server.sqlite_gate import GatedConnection, gate_for
@@ -29,8 +30,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def engine_options(settings: Settings) -> dict:
     if settings.is_spatialite:
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        return {"connect_args": connect_args | {"factory": GatedConnection}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+        return {"connect_args": connect_args | {"factory": GatedConnection}, **jsoncodec.ENGINE_OPTIONS}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, **jsoncodec.ENGINE_OPTIONS}
 
 
 def configure_engine(engine: Engine, settings: Settings) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.sql import Executable
 
+from server import jsoncodec
 from server.db import begin_sqlite_write
 from server.extensions import db
 
@@ -215,7 +216,12 @@ def _hot_engine(engine: Engine, synchronous_commit: str = "on") -> Engine:
     if hot is None:
         size = engine.pool.size()
         hot = engines[synchronous_commit] = create_engine(
-            engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_size=size, max_overflow=size
+            engine.url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+            pool_size=size,
+            max_overflow=size,
+            **jsoncodec.ENGINE_OPTIONS,
         )
         event.listen(hot, "connect", _session_setting("synchronous_commit", synchronous_commit))
     return hot

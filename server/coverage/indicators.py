@@ -221,7 +221,8 @@ def activity_counts(tree: Hierarchy, root: str, window: Window) -> dict[str, Cou
     for code, node in ((c, tree.nodes[c]) for c in counts):
         if node.level == "grid":
             counts[code].grids = 1
-    for grid, total, linked, visited in _rows(_households_query(root, window)):
+    exact = _visited_after(window.now)
+    for grid, total, linked, visited in _rows(_households_query(root, window, exact=exact)):
         target = counts.get(tree.owner(grid))
         if target is not None:
             target.households += total
@@ -255,10 +256,11 @@ def _under(column, root: str):
     return column.startswith(root, autoescape=True)
 
 
-def _households_query(root: str, window: Window):
-    """Households, linked and visited per grid: one scan of ix_households_coverage (index-only on PostgreSQL)."""
+def _households_query(root: str, window: Window, *, exact: bool):
+    """Households, linked and visited per grid: one scan of ix_households_coverage (index-only on PostgreSQL).
+    `exact`: some household was visited after `now`, so the visits table decides for those (`_visited_after`)."""
     in_window = and_(Household.last_visited_at >= window.visits_from, Household.last_visited_at <= window.now)
-    visited = in_window if not _visited_after(window.now) else _visited_exactly(window)
+    visited = _visited_exactly(window) if exact else in_window
     return (
         select(
             Household.grid_code,
