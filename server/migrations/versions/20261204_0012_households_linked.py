@@ -44,7 +44,7 @@ SQLITE_TRIGGERS = {
 
 def upgrade() -> None:
     op.add_column("households", sa.Column("linked", sa.Boolean, nullable=False, server_default=sa.false()))
-    op.execute(f"UPDATE households SET linked = {HAS_PRIMARY}")
+    op.execute(f"UPDATE households SET linked = true WHERE {HAS_PRIMARY}")  # only the linked rows are written
     op.create_index("ix_households_coverage", "households", ["grid_code", "created_at", "linked", "last_visited_at"])
     op.create_index("ix_households_last_visited", "households", ["last_visited_at"])
     postgres = op.get_bind().dialect.name == "postgresql"
