@@ -204,7 +204,7 @@ class RawConnection:
 _hot_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _hot_engine(engine: Engine, synchronous_commit: str = "on") -> Engine:
+def _hot_engine(engine: Engine, synchronous_commit: str) -> Engine:
     """PostgreSQL: an engine on the same database whose connections are in autocommit and whose pool does not ping
     on checkout (`read_then_write` handles a dropped connection itself); the app's keeps its pre-ping. Its sessions
     run with `synchronous_commit` as given (GRID_PG_INTAKE_SYNCHRONOUS_COMMIT: intake is its only user), while the

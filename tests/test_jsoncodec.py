@@ -57,4 +57,4 @@ def test_json_columns_are_written_by_the_codec(db_session):
     stored = db.session.execute(text("SELECT CAST(response AS TEXT) FROM idempotency_keys WHERE key = 'codec'"))
     assert stored.scalar() == '{"a":[1,2]}'  # orjson's compact form (the standard library writes '{"a": [1, 2]}')
     engine = db.engine.engine  # (in tests db.engine is the test's Connection; .engine is the Engine either way)
-    assert _hot_engine(engine).dialect._json_serializer is jsoncodec.dumps  # intake's own engine too (server.rawsql)
+    assert _hot_engine(engine, "off").dialect._json_serializer is jsoncodec.dumps  # intake's own (server.rawsql)
