@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import delete, exists, inspect, select, update
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, exists, insert, inspect, select, update
 
 from server.accounts.models import User
 from server.extensions import db
@@ -118,3 +120,80 @@ def _member():
     db.session.add(user)
     db.session.flush()
     return user
+
+
+# --- any history of link changes, one statement at a time ---------------------------------------------------------
+
+MEMBERS, HOMES = 3, 4
+operation = st.tuples(
+    st.sampled_from(["link", "link_secondary", "unlink", "promote", "demote", "move", "unlink_member"]),
+    st.integers(0, MEMBERS - 1),
+    st.integers(0, HOMES - 1),
+    st.integers(0, HOMES - 1),
+)
+
+
+@pytest.fixture
+def cast(db_session, make_user, grids) -> tuple[list[int], list[int]]:
+    """Members and households made once for the test; every example then runs in a savepoint rolled back after it."""
+    members = [make_user("member", grids[0]).id for _ in range(MEMBERS)]
+    return members, [add_household(grids[0], k=k).id for k in range(HOMES)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=st.lists(operation, max_size=14))
+def test_any_history_of_link_changes_keeps_the_flag_true(cast, history):
+    """Random inserts, deletes and updates of links (one row or many per statement), each checked against the truth;
+    a change the constraints would refuse (a second primary, a duplicate link) is skipped, as the API would refuse."""
+    members, homes = cast
+    example = db.session.begin_nested()
+    try:
+        for op, m, h, other in history:
+            _apply(op, members[m], homes[h], homes[other])
+            assert flags_of(homes) == truth_of(homes)
+    finally:
+        example.rollback()
+
+
+def _apply(op: str, member: int, home: int, other: int) -> None:
+    links = {(hid, mid): primary for hid, mid, primary in db.session.execute(select(*LINK_KEY))}
+    primary_taken = {hid for (hid, _), primary in links.items() if primary}
+    mine = HouseholdLink.member_id == member
+    if op in ("link", "link_secondary") and (home, member) not in links:
+        if op == "link" and home in primary_taken:
+            return
+        db.session.execute(insert(HouseholdLink).values(household_id=home, member_id=member, is_primary=op == "link"))
+    elif op == "unlink":
+        db.session.execute(delete(HouseholdLink).where(mine, HouseholdLink.household_id == home))
+    elif op == "promote" and (home, member) in links and home not in primary_taken:
+        db.session.execute(
+            update(HouseholdLink).where(mine, HouseholdLink.household_id == home).values(is_primary=True)
+        )
+    elif op == "demote":  # every primary link of the member at once
+        db.session.execute(
+            update(HouseholdLink).where(mine, HouseholdLink.is_primary.is_(True)).values(is_primary=False)
+        )
+    elif op == "move" and (home, member) in links and (other, member) not in links:
+        if links[(home, member)] and other in primary_taken:
+            return
+        db.session.execute(
+            update(HouseholdLink).where(mine, HouseholdLink.household_id == home).values(household_id=other)
+        )
+    elif op == "unlink_member":  # every link of the member at once
+        db.session.execute(delete(HouseholdLink).where(mine))
+
+
+LINK_KEY = (HouseholdLink.household_id, HouseholdLink.member_id, HouseholdLink.is_primary)
+
+
+def flags_of(homes: list[int]) -> dict[int, bool]:
+    query = select(Household.id, Household.linked).where(Household.id.in_(homes))
+    return {hid: bool(flag) for hid, flag in db.session.execute(query)}
+
+
+def truth_of(homes: list[int]) -> dict[int, bool]:
+    has_primary = exists().where(HouseholdLink.household_id == Household.id, HouseholdLink.is_primary.is_(True))
+    return {
+        hid: bool(flag)
+        for hid, flag in db.session.execute(select(Household.id, has_primary).where(Household.id.in_(homes)))
+    }
