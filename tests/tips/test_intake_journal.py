@@ -432,6 +432,8 @@ def test_intake_commits_as_configured_while_everything_else_waits_for_the_disk(c
     the reporter then sees, commits synchronously (and with it every earlier commit's WAL, intake's included)."""
     app, people = cached_index_app
     if not app.config["GRID"].database_url.startswith("postgresql"):
+        # synchronous_commit is a PostgreSQL session setting: SQLite has no such thing to set or read back (its
+        # durability is GRID_SQLITE_SYNCHRONOUS, tested in tests/test_sqlite_gate.py). make test runs this on PostGIS.
         pytest.skip("a PostgreSQL setting: SQLite's commits follow GRID_SQLITE_SYNCHRONOUS (tests/test_sqlite_gate.py)")
     grid = dataclasses.replace(app.config["GRID"], pg_intake_synchronous_commit=setting)
     monkeypatch.setitem(app.config, "GRID", grid)
