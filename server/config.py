@@ -17,6 +17,7 @@ ENVIRONMENTS = ("development", "test", "production")
 # Largest GRID_PHOTO_MAX_PIXELS; server/photos also lowers Pillow's process-wide Image.MAX_IMAGE_PIXELS to it.
 PHOTO_PIXELS_CEILING = 50_000_000
 PHOTO_STORES = ("local", "s3")
+PHOTO_STORED_PX_RANGE = (320, 10_000)  # GRID_PHOTO_MAX_STORED_PX: from a thumbnail's size to beyond a 50 MP photo's
 # Household tags (GRID_HOUSEHOLD_TAGS, comma-separated): the list a household's tags are validated against.
 DEFAULT_HOUSEHOLD_TAGS = ("留守老人", "困难户", "独居老人", "残疾人家庭", "外来人口")
 
@@ -68,6 +69,7 @@ class Settings:
     photo_max_pixels: int = 50_000_000
     photo_max_per_tip: int = 6
     photo_max_request_bytes: int = 60 * 1024 * 1024
+    photo_max_stored_px: int = 2048  # longest side of a stored photo; see server/photos/pipeline.py for why
     photo_store: str = "local"
     photo_dir: str = str(INSTANCE_DIR / "photos")
     s3_bucket: str = ""
@@ -232,6 +234,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         photo_max_pixels=_int("PHOTO_MAX_PIXELS", Settings.photo_max_pixels),
         photo_max_per_tip=_int("PHOTO_MAX_PER_TIP", Settings.photo_max_per_tip),
         photo_max_request_bytes=_int("PHOTO_MAX_REQUEST_BYTES", Settings.photo_max_request_bytes),
+        photo_max_stored_px=_int("PHOTO_MAX_STORED_PX", Settings.photo_max_stored_px),
         photo_store=_env("PHOTO_STORE", Settings.photo_store),
         photo_dir=_env("PHOTO_DIR", "") or Settings.photo_dir,
         s3_bucket=_env("S3_BUCKET", Settings.s3_bucket),
@@ -356,6 +359,12 @@ def _check_photos(settings: Settings) -> None:
         )
     if settings.photo_max_request_bytes < settings.photo_max_bytes:
         raise ConfigError("GRID_PHOTO_MAX_REQUEST_BYTES must be at least GRID_PHOTO_MAX_BYTES.")
+    if not PHOTO_STORED_PX_RANGE[0] <= settings.photo_max_stored_px <= PHOTO_STORED_PX_RANGE[1]:
+        low, high = PHOTO_STORED_PX_RANGE
+        raise ConfigError(
+            f"GRID_PHOTO_MAX_STORED_PX={settings.photo_max_stored_px} must be {low}..{high} pixels (default 2048; "
+            "4096 keeps a 12 MP phone photo at full size)."
+        )
     if settings.photo_store not in PHOTO_STORES:
         raise ConfigError(f"GRID_PHOTO_STORE={settings.photo_store!r} must be local or s3.")
     if settings.photo_store == "s3":

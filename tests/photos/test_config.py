@@ -12,6 +12,7 @@ NAMES = [
     "PHOTO_MAX_PIXELS",
     "PHOTO_MAX_PER_TIP",
     "PHOTO_MAX_REQUEST_BYTES",
+    "PHOTO_MAX_STORED_PX",
     "PHOTO_STORE",
     "PHOTO_DIR",
     "S3_BUCKET",
@@ -34,6 +35,7 @@ def env(monkeypatch):
 def test_defaults_match_photo_limits(env):
     settings = load_settings()
     assert limits_from_settings(settings) == PhotoLimits()
+    assert PhotoLimits().max_stored_px == 2048
     assert settings.photo_store == "local" and settings.photo_dir == str(INSTANCE_DIR / "photos")
     assert settings.s3_prefix == "photos/"
 
@@ -43,8 +45,12 @@ def test_overrides_reach_the_limits(env):
     env.setenv("GRID_PHOTO_MAX_PIXELS", "2000000")
     env.setenv("GRID_PHOTO_MAX_PER_TIP", "3")
     env.setenv("GRID_PHOTO_MAX_REQUEST_BYTES", "3000")
+    env.setenv("GRID_PHOTO_MAX_STORED_PX", "4096")
     limits = limits_from_settings(load_settings())
-    assert limits == PhotoLimits(max_bytes=1000, max_pixels=2_000_000, max_photos=3, max_request_bytes=3000)
+    expected = PhotoLimits(
+        max_bytes=1000, max_pixels=2_000_000, max_photos=3, max_request_bytes=3000, max_stored_px=4096
+    )
+    assert limits == expected
 
 
 def test_s3_secrets_are_not_in_repr(env):
@@ -66,6 +72,8 @@ def test_s3_secrets_are_not_in_repr(env):
         ({"PHOTO_MAX_BYTES": "15MB"}, "whole number"),
         ({"PHOTO_MAX_PER_TIP": "0"}, "GRID_PHOTO_MAX_PER_TIP"),
         ({"PHOTO_MAX_REQUEST_BYTES": "100"}, "at least GRID_PHOTO_MAX_BYTES"),
+        ({"PHOTO_MAX_STORED_PX": "100"}, "GRID_PHOTO_MAX_STORED_PX=100 must be 320..10000"),
+        ({"PHOTO_MAX_STORED_PX": "10001"}, "GRID_PHOTO_MAX_STORED_PX"),
         ({"PHOTO_STORE": "ftp"}, "local or s3"),
         ({"PHOTO_STORE": "s3"}, "GRID_S3_BUCKET is required"),
         ({"PHOTO_STORE": "s3", "S3_BUCKET": "b", "S3_ENDPOINT_URL": "minio:9000"}, "https://"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import mimetypes
+import os
 import zipfile
 
 import numpy as np
@@ -340,8 +341,45 @@ def test_big_jpeg_is_decoded_once_at_a_reduced_scale(monkeypatch):
     assert _near(out.getpixel((100, 200)), RED) and _near(out.getpixel((700, 200)), BLUE)
 
 
+@pytest.mark.parametrize(
+    ("source", "longest", "asked", "stored"),
+    [
+        ((1600, 1200), 820, (800, 600), (800, 600)),  # 1/2 fits and keeps >= 3/4 of the limit: no resize after
+        ((1200, 1600), 820, (600, 800), (600, 800)),  # portrait likewise
+        ((1601, 1201), 820, (800, 600), (801, 601)),  # libjpeg rounds up: 801 px, still within the limit
+        ((1600, 1200), 1100, (1100, 825), (1100, 825)),  # 1/2 would leave 800 (< 3/4 of 1100): full, then resize
+        ((3300, 1650), 820, (820, 410), (820, 410)),  # 1/4 leaves 825 > 820, 1/8 too little: 1/4, then resize
+        ((1640, 1), 820, (820, 1), (820, 1)),  # a sliver: never asks draft for 0 rows
+    ],
+)
+def test_jpeg_decode_scale_lands_within_the_limit(monkeypatch, source, longest, asked, stored):
+    calls = []
+    real_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        calls.append(size)
+        return real_draft(self, mode, size)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    photo = process_photo(h.save(h.photo_like(*source), "JPEG"), PhotoLimits(max_stored_px=longest))
+    assert calls == [asked]
+    assert (photo.width, photo.height) == stored and max(stored) <= longest
+    assert Image.open(io.BytesIO(photo.data)).size == stored
+
+
 def test_small_jpeg_is_not_drafted(monkeypatch):
     calls = []
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", lambda self, *a: calls.append(a))
     photo = process_photo(h.save(h.photo_like(640, 480), "JPEG"))
     assert calls == [] and (photo.width, photo.height) == (640, 480)
+
+
+def test_jpeg_written_through_an_in_memory_file_is_the_same_as_through_bytesio(monkeypatch):
+    """Both outputs are encoded through a memfd on Linux (so that Pillow releases the GIL); without one, BytesIO."""
+    assert hasattr(os, "memfd_create")  # this machine is Linux: the first result below takes the memfd path
+    data = h.save(h.photo_like(900, 600), "JPEG")
+    through_memfd = process_photo(data)
+    monkeypatch.delattr(os, "memfd_create")
+    through_bytesio = process_photo(data)
+    assert through_memfd.data == through_bytesio.data and through_memfd.thumb == through_bytesio.thumb
+    assert Image.open(io.BytesIO(through_memfd.data)).size == (900, 600)

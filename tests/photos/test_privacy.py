@@ -155,3 +155,18 @@ def test_pipeline_fails_closed_if_an_encoder_writes_metadata(monkeypatch):
     monkeypatch.setattr(Image.Image, "save", leaky_save)
     with pytest.raises(RuntimeError, match="metadata survived"):
         process_photo(h.jpeg_with_everything())
+
+
+def test_stored_jpeg_does_not_carry_the_cameras_quantisation_tables():
+    """A camera's quantisation tables name its maker and often its model (a standard forensic check), so copying
+    the compressed data through with only the metadata cut out would still say what took the photo: the stored file
+    and the thumbnail must carry the encoder's own tables."""
+    camera = [[2 + (i % 7) for i in range(64)], [3 + (i % 5) for i in range(64)]]  # no libjpeg quality gives these
+    data = h.save(h.photo_like(900, 600), "JPEG", qtables=camera)
+    assert [list(table) for table in Image.open(io.BytesIO(data)).quantization.values()] == camera  # planted
+    photo = process_photo(data)
+    ours = Image.open(io.BytesIO(h.save(h.photo_like(64, 64), "JPEG", quality=85))).quantization
+    stored = Image.open(io.BytesIO(photo.data)).quantization
+    assert stored == ours
+    thumb = Image.open(io.BytesIO(photo.thumb)).quantization
+    assert all(list(table) not in camera for table in [*stored.values(), *thumb.values()])
