@@ -110,12 +110,18 @@ class TipExclusion(db.Model):
 
 class TipPhoto(db.Model):
     __tablename__ = "tip_photos"
-    __table_args__ = (UniqueConstraint("tip_id", "sha256", name="uq_tip_photos_tip_sha"),)
+    __table_args__ = (
+        UniqueConstraint("tip_id", "sha256", name="uq_tip_photos_tip_sha"),
+        Index("uq_tip_photos_tip_upload", "tip_id", "upload_digest", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     thumb_sha256: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of the bytes as sent (server.tips.photos.upload_digest): a re-sent photo is known without cleaning
+    # it again. Keyed, so that the original file cannot be matched to a tip from the database alone. None before 0013.
+    upload_digest: Mapped[str | None] = mapped_column(String(64))
     mime: Mapped[str] = mapped_column(String(20))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 import uuid
 from pathlib import Path
@@ -10,7 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from server.extensions import db
+from server.photos import process_photo
+from server.tips import photos as tip_photos
 from server.tips.models import Tip, TipPhoto
+from server.tips.photos import upload_digest
 from tests.areas.helpers import assert_problem
 from tests.photos.helpers import (
     MARK_COM,
@@ -95,6 +100,41 @@ def test_resending_with_one_more_photo_attaches_it_and_changes_nothing_else(clie
     assert db.session.scalar(select(func.count(Tip.id))) == tips_before
     replay = post_tip(client, h, body, key=key).get_json()
     assert replay == again
+
+
+def test_a_resent_photo_is_known_by_its_bytes_even_when_the_stored_size_changed(
+    app, client, people, auth_headers, demo_areas, monkeypatch
+):
+    """A re-send that crosses a deploy which changed GRID_PHOTO_MAX_STORED_PX (so the photo would clean to other
+    bytes) still attaches the photo once, and the photo already there is not cleaned again."""
+    key, body, h = str(uuid.uuid4()), payload(*grid_point(demo_areas["grid"])), auth_headers(people[0])
+    original = jpeg_bytes()
+    first = post_tip(client, h, body, key=key, photos=[("a.jpg", original)]).get_json()
+    assert (first["photos"][0]["width"], first["photos"][0]["height"]) == (640, 480)
+    monkeypatch.setitem(app.config, "GRID", dataclasses.replace(app.config["GRID"], photo_max_stored_px=320))
+    cleaned = []
+    monkeypatch.setattr(
+        tip_photos, "process_photo", lambda blob, limits: cleaned.append(blob) or process_photo(blob, limits)
+    )
+    added = jpeg_bytes(color=(0, 90, 0))
+    again = post_tip(client, h, body, key=key, photos=[("a.jpg", original), ("b.jpg", added)]).get_json()
+    assert cleaned == [added]
+    assert [(p["width"], p["height"]) for p in again["photos"]] == [(640, 480), (320, 240)]
+    rows = db.session.scalars(select(TipPhoto).where(TipPhoto.tip_id == first["id"]).order_by(TipPhoto.id)).all()
+    assert [r.sha256 for r in rows][0] == db.session.get(TipPhoto, first["photos"][0]["id"]).sha256
+    secret = app.config["GRID"].secret_key
+    assert [r.upload_digest for r in rows] == [upload_digest(original, secret), upload_digest(added, secret)]
+    assert rows[0].upload_digest != hashlib.sha256(original).hexdigest()  # keyed: not the file's plain hash
+
+
+def test_the_same_file_twice_in_one_request_is_attached_once(client, people, auth_headers, demo_areas):
+    body = post_tip(
+        client,
+        auth_headers(people[0]),
+        payload(*grid_point(demo_areas["grid"])),
+        photos=[("a.jpg", jpeg_bytes()), ("copy of a.jpg", jpeg_bytes())],
+    ).get_json()
+    assert len(body["photos"]) == 1
 
 
 def test_too_many_photos_is_413(client, people, auth_headers, demo_areas):
