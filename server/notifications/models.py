@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.areas.models import utcnow
@@ -14,6 +14,9 @@ from server.timestamps import UTCDateTime
 
 CHANNEL_KINDS = ("webhook", "dingtalk", "wecom")
 AUDIENCES = ("general", "discipline")
+# Partial indexes (migration 0005): only the rows that the inbox badge and the outbox's scan look at.
+UNREAD = {f"{dialect}_where": text("read_at IS NULL") for dialect in ("postgresql", "sqlite")}
+DUE = {f"{dialect}_where": text("status IN ('pending', 'sending')") for dialect in ("postgresql", "sqlite")}
 
 
 class Notification(db.Model):
@@ -21,6 +24,10 @@ class Notification(db.Model):
     delivered by being committed (the inbox and the SSE stream read this table)."""
 
     __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_id", "user_id", "id"),
+        Index("ix_notifications_user_unread", "user_id", "id", **UNREAD),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -66,6 +73,7 @@ class OutboxDelivery(db.Model):
     """
 
     __tablename__ = "notification_outbox"
+    __table_args__ = (Index("ix_notification_outbox_due", "status", "next_attempt_at", **DUE),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.areas.models import utcnow
@@ -29,11 +29,27 @@ class TipCategory(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+NEXT_CHECK = {f"{dialect}_where": text("next_check_at IS NOT NULL") for dialect in ("postgresql", "sqlite")}
+
+
 class Tip(db.Model):
     __tablename__ = "tips"
     __table_args__ = (
         Index("ix_tips_area_status", "area_code", "status"),
         Index("ix_tips_category_submitted", "category_code", "submitted_at"),
+        # Migration 0005: the escalation job's scan (only rows it must look at), and the inbox's orders.
+        Index("ix_tips_next_check", "next_check_at", **NEXT_CHECK),
+        Index("ix_tips_submitted_at", "submitted_at"),
+        Index("ix_tips_accept_due_at", "accept_due_at"),
+        Index("ix_tips_resolve_due_at", "resolve_due_at"),
+        # PostgreSQL only: the scope filter's area_code LIKE 'prefix%' through an index, whatever the collation.
+        Index(
+            "ix_tips_area_pattern",
+            "area_code",
+            "conflict",
+            "status",
+            postgresql_ops={"area_code": "varchar_pattern_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -174,6 +190,7 @@ class TipEvent(db.Model):
     """The timeline: who did what to a tip, when, with what note."""
 
     __tablename__ = "tip_events"
+    __table_args__ = (Index("ix_tips_tip_events_order", "tip_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
