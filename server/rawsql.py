@@ -35,7 +35,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    order: tuple[str, ...] | None  # parameter names in order for a positional paramstyle, else None (named)
+    order: tuple[tuple[str, Callable | None], ...] | None  # (name, bind processor) in order if positional, else None
     binds: dict[str, Callable | None]
     literals: dict[str, Any]  # values of the statement's own anonymous parameters (constants like 0 and 1)
     results: tuple[Callable | None, ...]
@@ -79,7 +79,7 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
         name: bind.type.dialect_impl(dialect).bind_processor(dialect) for bind, name in compiled.bind_names.items()
     }
     literals = {name: bind.effective_value for bind, name in compiled.bind_names.items() if bind.key.startswith("%(")}
-    order = tuple(compiled.positiontup) if compiled.positional else None
+    order = tuple((name, binds[name]) for name in compiled.positiontup) if compiled.positional else None
     columns = getattr(statement, "selected_columns", None)
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns or ())
     return _Compiled(compiled.string, order, binds, literals, results)
@@ -89,8 +89,7 @@ def _params(c: _Compiled, values: dict[str, Any]):
     if c.literals:
         values = c.literals | values
     if c.order is not None:
-        binds = c.binds
-        return tuple(values[name] if binds[name] is None else binds[name](values[name]) for name in c.order)
+        return tuple([values[name] if p is None else p(values[name]) for name, p in c.order])
     return {name: values[name] if p is None else p(values[name]) for name, p in c.binds.items()}
 
 
