@@ -382,4 +382,10 @@ def test_jpeg_written_through_an_in_memory_file_is_the_same_as_through_bytesio(m
     monkeypatch.delattr(os, "memfd_create")
     through_bytesio = process_photo(data)
     assert through_memfd.data == through_bytesio.data and through_memfd.thumb == through_bytesio.thumb
+
+    def refused(*_args):
+        raise PermissionError(1, "Operation not permitted")  # as a seccomp filter answers
+
+    monkeypatch.setattr(os, "memfd_create", refused, raising=False)
+    assert process_photo(data).data == through_bytesio.data
     assert Image.open(io.BytesIO(through_memfd.data)).size == (900, 600)
