@@ -9,11 +9,11 @@ from server.areas.models import utcnow
 from server.errors import NotFound
 from server.extensions import db
 from server.tips import receipts
-from server.tips.counts import badge
+from server.tips.counts import badge, conflict_badge
 from server.tips.models import Tip, TipEvent, TipMessage, TipReporter
 from server.tips.states import STATUS_LABELS_ZH
 from server.tips.views import iso_minute
-from server.tips.visibility import get_visible_tip, visible_parts, visible_tips
+from server.tips.visibility import conflicts_hidden_only_by_exclusions, get_visible_tip, visible_parts, visible_tips
 
 SORTS = {
     "submitted_at": Tip.submitted_at,
@@ -51,8 +51,10 @@ def _counts(user, filters: list, args: dict) -> tuple[dict[str, int], int]:
     """Visible tips per status (the badge), and how many match the filters (the total).
 
     The ordinary tips -- nearly all of them -- are counted from tip_status_counts (server.tips.counts), a sum over a
-    few rows per grid and status instead of a count of every tip in scope; the few conflict-of-interest tips are
-    counted from tips, against the exclusions one by one (`visible_parts`). Without filters the total is the sum of
+    few rows per grid and status instead of a count of every tip in scope. So are the few conflict-of-interest tips
+    for a viewer that only its own exclusions keep from any of them (a county-level one with no grid), less those
+    (`conflict_badge`); anyone else's are counted from tips, against what hides them (`visible_parts`), one by one.
+    Without filters the total is the sum of
     the badge, and with a status filter alone the badge's number for it; with other filters both parts are
     counted from tips (on PostgreSQL the ordinary ones from the index ix_tips_area_pattern (area_code, conflict,
     status) where the filters allow).
@@ -60,7 +62,13 @@ def _counts(user, filters: list, args: dict) -> tuple[dict[str, int], int]:
     counts = badge(user)
     ordinary, conflicting = visible_parts(user)
     if not isinstance(conflicting, False_):  # a chief sees no conflict tip at all
-        for status, n in db.session.execute(select(Tip.status, func.count()).where(conflicting).group_by(Tip.status)):
+        if conflicts_hidden_only_by_exclusions(user):
+            conflict_counts = conflict_badge(user).items()
+        else:
+            conflict_counts = db.session.execute(
+                select(Tip.status, func.count()).where(conflicting).group_by(Tip.status)
+            )
+        for status, n in conflict_counts:
             counts[status] = counts.get(status, 0) + n
     parts = [p for p in (ordinary, conflicting) if not isinstance(p, False_)]
     if not filters:

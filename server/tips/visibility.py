@@ -15,7 +15,7 @@ clause, never a copy of them.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import Exists, and_, exists, false, or_, select
 
 from server.accounts.assignments import current_grid_codes
 from server.errors import NotFound
@@ -45,15 +45,30 @@ def visible_parts(user, scope: Scope | None = None):
     ordinary = visible_ordinary(user, Tip, scope)
     if not (user.roles & CONFLICT_ROLES):  # anyone who is only a grid chief never sees them
         return ordinary, false()
-    county_level = scope.everything or any(len(p) <= 6 for p in scope.prefixes)
-    excluded = exists().where(TipExclusion.tip_id == Tip.id, TipExclusion.user_id == user.id)
-    conflict_hidden = or_(
-        # (a tip outside every grid has no grid_code: NULL IN (...) is NULL, which would hide it from everyone)
-        and_(Tip.grid_code.is_not(None), Tip.grid_code.in_(memoized("grid_codes", user.id, _grid_codes(user)))),
-        excluded,
-        Tip.queue_kind == "county_discipline" if not county_level else false(),
-    )
-    return ordinary, and_(in_scope, Tip.conflict.is_(True), ~conflict_hidden)
+    beyond, excluded = _conflict_hiders(user, scope)
+    return ordinary, and_(in_scope, Tip.conflict.is_(True), ~or_(*beyond, excluded))
+
+
+def conflicts_hidden_only_by_exclusions(user, scope: Scope | None = None) -> bool:
+    """Does this account see every conflict-of-interest tip in its scope but those it was excluded from? So for a
+    county-level account that chiefs or deputises no grid today. Its conflict tips can then be counted as all those
+    in scope less its excluded ones (server.tips.counts.conflict_badge), not one by one."""
+    if user is None or not (user.roles & CONFLICT_ROLES):
+        return False
+    return not _conflict_hiders(user, current_scope() if scope is None else scope)[0]
+
+
+def _conflict_hiders(user, scope: Scope) -> tuple[list, Exists]:
+    """What hides a conflict tip in scope from this account, as clauses over Tip: (what does beyond the account's
+    own exclusions -- the grids it chiefs or deputises today, the county discipline queue below the county -- and
+    its exclusions)."""
+    beyond = []
+    grid_codes = memoized("grid_codes", user.id, _grid_codes(user))
+    if grid_codes:  # (a tip outside every grid has no grid_code: NULL IN (...) is NULL, which would hide it)
+        beyond.append(and_(Tip.grid_code.is_not(None), Tip.grid_code.in_(grid_codes)))
+    if not (scope.everything or any(len(p) <= 6 for p in scope.prefixes)):
+        beyond.append(Tip.queue_kind == "county_discipline")
+    return beyond, exists().where(TipExclusion.tip_id == Tip.id, TipExclusion.user_id == user.id)
 
 
 def visible_ordinary(user, table, scope: Scope | None = None):

@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select, update
 from server.extensions import db
 from server.scope import scope_for
 from server.tips.counts import compact
-from server.tips.models import Tip, TipStatusCount
-from server.tips.visibility import visible_tips
+from server.tips.models import Tip, TipExclusion, TipStatusCount
+from server.tips.visibility import conflicts_hidden_only_by_exclusions, visible_tips
 from server.worker import Worker
 from tests.tips.helpers import grid_point, payload, post_tip
 
@@ -96,6 +96,46 @@ def test_the_inbox_badge_is_what_counting_the_visible_tips_gives(client, make_us
             filtered = client.get(f"/api/v1/tips?limit=1&status={status}", headers=auth_headers(user)).get_json()
             assert filtered["total"] == truth.get(status, 0), (name, status)
     assert sum(truth.values()) == 0  # (the last: a township with no tips)
+
+
+def test_conflict_tips_in_the_badge_are_the_counters_less_the_viewers_exclusions(
+    client, make_user, auth_headers, demo_areas
+):
+    """A county-level viewer with no grid of its own sees every conflict tip in scope but those it was excluded
+    from: its badge takes them from the counters less its exclusions. Anyone else's are counted from tips. Either
+    way the badge is what counting the visible tips gives."""
+    member = auth_headers(make_user("member", demo_areas["grid"]))
+    point = grid_point(demo_areas["grid"])
+    conflicts = [post_tip(client, member, payload(*point, implicates_official=True)).get_json()["id"] for _ in range(3)]
+    post_tip(client, member, payload(*point))
+    db.session.execute(update(Tip).where(Tip.id == conflicts[0]).values(status="closed"))
+    county = demo_areas["grid"][:6]
+    viewers = {
+        "county, excluded from one": make_user("county_staff", county),
+        "county, excluded from none": make_user("county_staff", county),
+        "county, who also chiefs the grid": make_user(
+            "county_staff", county, roles=["county_staff", "grid_chief"], grids=[demo_areas["grid"]]
+        ),
+        "township": make_user("township_staff", demo_areas["grid"][:9]),
+    }
+    db.session.add(TipExclusion(tip_id=conflicts[1], user_id=viewers["county, excluded from one"].id))
+    db.session.commit()
+    by_counters = {name: conflicts_hidden_only_by_exclusions(u, scope_for(u)) for name, u in viewers.items()}
+    assert by_counters == {
+        "county, excluded from one": True,
+        "county, excluded from none": True,
+        "county, who also chiefs the grid": False,
+        "township": False,
+    }
+    seen = {}
+    for name, user in viewers.items():
+        visible = visible_tips(user, scope_for(user))
+        truth = dict(db.session.execute(select(Tip.status, func.count()).where(visible).group_by(Tip.status)).all())
+        body = client.get("/api/v1/tips?limit=1", headers=auth_headers(user)).get_json()
+        assert body["counts"] == truth and body["total"] == sum(truth.values()), name
+        seen[name] = sum(truth.values())
+    assert seen["county, excluded from none"] - seen["county, excluded from one"] == 1
+    assert seen["county, excluded from none"] - seen["county, who also chiefs the grid"] == 3  # none of that grid's
 
 
 def test_the_worker_folds_the_counters_once_a_minute_even_without_escalation(
