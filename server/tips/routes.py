@@ -38,6 +38,7 @@ from server.tips.schemas import (
 from server.tips.submission import reporter_for
 from server.tips.views import triage_view, triage_views
 from server.tips.visibility import TRIAGE_ROLES, get_visible_tip
+from server.workflow.memo import run_memo
 
 blp = Blueprint("tips", __name__, url_prefix="/api/v1", description="Tips (线索): intake, triage, reporters")
 SUBMIT_BODY = {
@@ -138,14 +139,10 @@ def categories():
 @blp.response(200, TipPageSchema)
 def inbox(args):
     """The triage inbox: tips you may see, filtered, sorted and paged, with counts per status."""
-    items, total, counts = queries.inbox(current_user(), args)
-    return {
-        "items": triage_views(items),
-        "total": total,
-        "counts": counts,
-        "limit": args["limit"],
-        "offset": args["offset"],
-    }
+    with run_memo():  # read only: the viewer's grids, areas' names and the like are looked up once for the page
+        items, total, counts = queries.inbox(current_user(), args)
+        views = triage_views(items)
+    return {"items": views, "total": total, "counts": counts, "limit": args["limit"], "offset": args["offset"]}
 
 
 @blp.route("/tips/<int:tip_id>")

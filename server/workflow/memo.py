@@ -1,9 +1,11 @@
-"""A memo for one run of the escalation job: look-ups that cannot change during the run, made once.
+"""A memo for one run of the escalation job, or one read-only request that asks the same questions many times
+(the inbox page): look-ups that cannot change meanwhile, made once.
 
-Only active inside `run_memo()` (the job); everywhere else `memoized` just computes, so a request never sees a
-value from an earlier one. What is memoised: the ancestors and names of areas of a map generation (a generation's
-areas never change), tip categories, the candidate recipients of a target area, each recipient's scope and grid
-assignments, and the channels of a target. Visibility itself is still decided per tip and per recipient.
+Only active inside `run_memo()`; everywhere else `memoized` just computes, so a request never sees a value from an
+earlier one, and one that writes never sees a value from before its own write. What is memoised: the ancestors and
+names of areas of a map generation (a generation's areas never change), tip categories, the candidate recipients
+of a target area, each recipient's scope and grid assignments, and the channels of a target. Visibility itself is
+still decided per tip and per recipient.
 """
 
 from __future__ import annotations
