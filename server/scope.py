@@ -30,6 +30,7 @@ from sqlalchemy import false, or_, true
 
 from server.errors import NotFound, Problem, ProblemSchema
 from server.extensions import db
+from server.geo.validate import CODE_LENGTH
 
 HOME_AREA_ROLES = frozenset({"county_staff", "township_staff", "custodian", "member"})
 
@@ -58,15 +59,24 @@ class Scope:
         return bool(area_code) and area_code.startswith(self.prefixes)
 
     def filter(self, column):
-        """A SQL clause true for rows whose area code (in `column`) is in scope; LIKE wildcards are escaped."""
+        """A SQL clause true for rows whose area code (in `column`) is in scope; LIKE wildcards are escaped.
+
+        A grid's code is the prefix of no other code (grids are the deepest level, and codes have their level's
+        exact length), so a grid in scope is compared with `=`: PostgreSQL estimates a LIKE prefix from its
+        histogram, and for a grid with few tips it guessed 5x too many and walked the newest-first index through
+        27,000 other tips (a chief's inbox page, 20-60 ms instead of ~2)."""
         if self.everything:
             return true()
         if not self.prefixes:
             return false()
-        return or_(*(column.startswith(p, autoescape=True) for p in self.prefixes))
+        return or_(*(_within(column, p) for p in self.prefixes))
 
     def as_dict(self) -> dict:
         return {"everything": self.everything, "area_prefixes": list(self.prefixes)}
+
+
+def _within(column, prefix: str):
+    return column == prefix if len(prefix) == CODE_LENGTH["grid"] else column.startswith(prefix, autoescape=True)
 
 
 def scope_for(user, on: date | None = None) -> Scope:

@@ -43,9 +43,19 @@ def test_filter_agrees_with_allows_in_sql(db_session, make_user):
     codes = ["330899001001001", "330899001002001", "330899002001001", "330802001001001", "330899_01001001"]
     users = [make_user(area_code=c) for c in codes]
     ids = [u.id for u in users]
-    for scope in (Scope.of(["330899001"]), Scope.of(["330899001001", "330802"]), Scope(), Scope.all()):
+    scopes = [Scope.of(["330899001"]), Scope.of(["330899001001", "330802"]), Scope(), Scope.all()]
+    scopes += [Scope.of(["330899001002001"]), Scope.of(["330899001001001", "330899002"])]  # grids: compared with =
+    for scope in scopes:
         query = select(User.home_area_code).where(User.id.in_(ids), scope.filter(User.home_area_code))
         assert sorted(db_session.scalars(query)) == sorted(c for c in codes if scope.allows(c)), scope
+
+
+def test_a_grid_in_scope_is_compared_with_equality_and_anything_above_with_a_prefix():
+    """A grid's code (15 digits, the deepest level) is no other code's prefix: `=` is the same rows as LIKE, and
+    PostgreSQL estimates it from its statistics of values, not of prefixes."""
+    grid, village = Scope.of(["330899001001001"]), Scope.of(["330899001001"])
+    assert " = " in str(grid.filter(User.home_area_code)) and "LIKE" not in str(grid.filter(User.home_area_code))
+    assert "LIKE" in str(village.filter(User.home_area_code))
 
 
 def test_filter_escapes_like_wildcards(db_session, make_user):
