@@ -302,9 +302,13 @@ def _downscale(img: Image.Image, longest: int) -> Image.Image:
     if side <= longest:
         return img
     factor = -(-side // longest)  # the least integer reduction that fits
-    if _close_enough(-(-side // factor), longest):
+    if img.mode in _AVERAGED and _close_enough(-(-side // factor), longest):
         return img.reduce(factor)
     return img.resize(_fit(img.size, longest), Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+# Modes whose pixel values can be averaged (a palette's indices cannot; Pillow's reduce refuses 1, P and I;16).
+_AVERAGED = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "I", "F"})
 
 
 def _close_enough(side: int, longest: int) -> bool:

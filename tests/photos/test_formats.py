@@ -354,6 +354,28 @@ def test_big_jpeg_is_decoded_once_at_a_reduced_scale(monkeypatch):
     assert _near(out.getpixel((100, 200)), RED) and _near(out.getpixel((700, 200)), BLUE)
 
 
+@pytest.mark.parametrize("mode", ["P", "1", "I;16", "LA", "CMYK"])
+def test_a_big_photo_in_any_mode_is_downscaled_with_its_colours(mode):
+    """Palette, 1-bit and 16-bit images cannot be averaged by an integer reduction: they take the other path."""
+    arr = np.zeros((600, 1200, 3), np.uint8)
+    arr[:, :600] = RED
+    arr[:, 600:] = BLUE
+    rgb = Image.fromarray(arr)
+    if mode == "1":
+        source = rgb.convert("L").point(lambda v: 255 if v > 60 else 0).convert("1")
+    elif mode == "I;16":
+        source = Image.fromarray(np.full((600, 1200), 40000, np.uint16))
+    else:
+        source = rgb.quantize(4) if mode == "P" else rgb.convert(mode)
+    photo = process_photo(h.save(source, "JPEG" if mode == "CMYK" else "PNG"), PhotoLimits(max_stored_px=700))
+    assert (photo.width, photo.height) == (600, 300) or max(photo.width, photo.height) == 700
+    out = Image.open(io.BytesIO(photo.data)).convert("RGB")
+    if mode not in ("1", "I;16"):
+        expected = source.convert("RGB")
+        assert _near(out.getpixel((50, 100)), expected.getpixel((100, 200)))
+        assert _near(out.getpixel((out.width - 50, 100)), expected.getpixel((1100, 200)))
+
+
 @pytest.mark.parametrize(
     ("source", "longest", "asked", "stored"),
     [
