@@ -54,10 +54,9 @@ def _counts(user, filters: list, args: dict) -> tuple[dict[str, int], int]:
     few rows per grid and status instead of a count of every tip in scope. So are the few conflict-of-interest tips
     for a viewer that only its own exclusions keep from any of them (a county-level one with no grid), less those
     (`conflict_badge`); anyone else's are counted from tips, against what hides them (`visible_parts`), one by one.
-    Without filters the total is the sum of
-    the badge, and with a status filter alone the badge's number for it; with other filters both parts are
-    counted from tips (on PostgreSQL the ordinary ones from the index ix_tips_area_pattern (area_code, conflict,
-    status) where the filters allow).
+    Without filters the total is the sum of the badge, and with a status filter alone the badge's number for it;
+    with other filters both parts are counted from tips (on PostgreSQL the ordinary ones from the index
+    ix_tips_area_pattern (area_code, conflict, status) where the filters allow).
     """
     counts = badge(user)
     ordinary, conflicting = visible_parts(user)
