@@ -69,14 +69,16 @@ class Scope:
             return true()
         if not self.prefixes:
             return false()
-        return or_(*(_within(column, p) for p in self.prefixes))
+        return or_(*(within(column, p) for p in self.prefixes))
 
     def as_dict(self) -> dict:
         return {"everything": self.everything, "area_prefixes": list(self.prefixes)}
 
 
-def _within(column, prefix: str):
-    return column == prefix if len(prefix) == CODE_LENGTH["grid"] else column.startswith(prefix, autoescape=True)
+def within(column, code: str):
+    """A SQL clause true for area codes (in `column`) at or under the area `code`: `=` for a grid (see
+    `Scope.filter`), a LIKE prefix, wildcards escaped, for anything above."""
+    return column == code if len(code) == CODE_LENGTH["grid"] else column.startswith(code, autoescape=True)
 
 
 def scope_for(user, on: date | None = None) -> Scope:

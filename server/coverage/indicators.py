@@ -35,6 +35,7 @@ from server.coverage.hierarchy import Hierarchy
 from server.extensions import db
 from server.households.models import Household, Visit
 from server.patrols.models import PatrolGrid
+from server.scope import within
 from server.timestamps import seconds_between
 from server.tips.models import Tip
 from server.tips.states import OPEN_STATUSES
@@ -252,10 +253,6 @@ def _rows(query):
     return db.session.connection().execute(query).all()
 
 
-def _under(column, root: str):
-    return column.startswith(root, autoescape=True)
-
-
 def _households_query(root: str, window: Window, *, exact: bool):
     """Households, linked and visited per grid: one scan of ix_households_coverage (index-only on PostgreSQL).
     `exact`: some household was visited after `now`, so the visits table decides for those (`_visited_after`)."""
@@ -268,7 +265,7 @@ def _households_query(root: str, window: Window, *, exact: bool):
             func.sum(case((Household.linked, 1), else_=0)),
             func.sum(case((visited, 1), else_=0)),
         )
-        .where(_under(Household.grid_code, root), Household.created_at <= window.now)
+        .where(within(Household.grid_code, root), Household.created_at <= window.now)
         .group_by(Household.grid_code)
     )
 
@@ -294,14 +291,14 @@ def _visited_exactly(window: Window):
 
 def _patrols_query(root: str, window: Window):
     return select(PatrolGrid.grid_code, PatrolGrid.patrol_id, PatrolGrid.seconds, PatrolGrid.distance_m).where(
-        _under(PatrolGrid.grid_code, root), PatrolGrid.last_at >= window.patrols_from, PatrolGrid.first_at <= window.now
+        within(PatrolGrid.grid_code, root), PatrolGrid.last_at >= window.patrols_from, PatrolGrid.first_at <= window.now
     )
 
 
 def _last_patrol_query(root: str, window: Window):
     return (
         select(PatrolGrid.grid_code, func.max(PatrolGrid.last_at))
-        .where(_under(PatrolGrid.grid_code, root), PatrolGrid.last_at <= window.now)
+        .where(within(PatrolGrid.grid_code, root), PatrolGrid.last_at <= window.now)
         .group_by(PatrolGrid.grid_code)
     )
 
@@ -310,7 +307,7 @@ def tip_counts(tree: Hierarchy, root: str, window: Window, visible) -> dict[str,
     """Tip counts per area under `root`, counting only the tips the SQL clause `visible` lets the viewer see."""
     counts: dict[str, Counts] = {}
     key = func.coalesce(Tip.grid_code, Tip.area_code)
-    where = [visible, _under(Tip.area_code, root), *_tip_window(window)]
+    where = [visible, within(Tip.area_code, root), *_tip_window(window)]
     for code, *values in _rows(_tips_query(key, where, window)):
         owner = tree.owner(code)
         if owner is None:
