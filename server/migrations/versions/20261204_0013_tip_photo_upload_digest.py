@@ -23,5 +23,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_tip_photos_tip_upload", table_name="tip_photos")
-    with op.batch_alter_table("tip_photos") as batch:  # on SQLite, Alembic drops a column by copying the table
-        batch.drop_column("upload_digest")
+    op.drop_column("tip_photos", "upload_digest")  # SQLite >= 3.35 drops it in place, as in migration 0012
